@@ -1,0 +1,86 @@
+// File: an owned POSIX file descriptor with positional, all-or-error I/O.
+// Positional reads let many threads share one File without a lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "deltaswarm/status.h"
+
+namespace deltaswarm {
+
+class File {
+ public:
+  File() = default;
+  ~File();
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  static Result<File> OpenRead(const std::string& path);
+  // Creates a new file; fails with kAlreadyExists if it is there.
+  static Result<File> CreateNew(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  bool is_open() const { return fd_ >= 0; }
+  Result<uint64_t> Size() const;
+
+  // Reads exactly out.size() bytes at offset; a short read is a
+  // kCorruption "truncated" error naming the file.
+  Status ReadAt(uint64_t offset, std::span<std::byte> out) const;
+  Status WriteAt(uint64_t offset, std::span<const std::byte> data);
+  Status Truncate(uint64_t size);
+  // Reserves size bytes on disk, so a full filesystem fails here, early.
+  Status Allocate(uint64_t size);
+  Status Sync();
+  Status Close();
+  // Tells the kernel the pages of [offset, offset+len) will not be reused,
+  // so streaming a large file keeps the page cache and RSS flat.
+  void DropCache(uint64_t offset, uint64_t len) const;
+
+ private:
+  File(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_ = -1;
+  std::string path_;
+};
+
+// errno -> Status naming the path: ENOENT kNotFound, ENOSPC kNoSpace, else kIoError.
+Status ErrnoStatus(const std::string& path, int err);
+
+Result<std::vector<std::byte>> ReadWholeFile(const std::string& path, uint64_t max_size);
+// Writes data to path.tmp, fsyncs, renames over path and fsyncs the directory.
+Status WriteFileDurably(const std::string& path, std::span<const std::byte> data);
+Status SyncDirectory(const std::string& dir);
+bool PathExists(const std::string& path);
+bool IsDirectory(const std::string& path);
+// Removes a file or a directory tree; absence is not an error.
+Status RemoveAll(const std::string& path);
+// A name beside path that does not exist yet: "<path>.tmp-<pid>-<n>".
+std::string TempSibling(const std::string& path);
+// Moves a finished temporary output (file or directory) to its final name.
+// An existing out is replaced only if `replace`; a file is replaced atomically,
+// a directory is moved aside first and removed after. Syncs the parent.
+Status InstallOutput(const std::string& tmp, const std::string& out, bool replace);
+// Removes a temporary output on scope exit unless Release()d.
+class TempOutputGuard {
+ public:
+  explicit TempOutputGuard(std::string path) : path_(std::move(path)) {}
+  ~TempOutputGuard() {
+    if (!path_.empty()) (void)RemoveAll(path_);
+  }
+  TempOutputGuard(const TempOutputGuard&) = delete;
+  TempOutputGuard& operator=(const TempOutputGuard&) = delete;
+  void Release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+std::string ParentDirectory(const std::string& path);
+// Free bytes on the filesystem holding path (or its nearest existing parent).
+Result<uint64_t> FreeSpace(const std::string& path);
+
+}  // namespace deltaswarm
