@@ -65,6 +65,7 @@ Result<ApplyStats> Apply(const std::string& base_path, const std::string& delta_
   DS_ASSIGN_OR_RETURN(std::vector<File> base_files, OpenBaseFiles(base_path, index));
 
   const uint64_t total = index.target_bytes();
+  DS_RETURN_IF_ERROR(CreateParentDirectories(out_path));
   DS_ASSIGN_OR_RETURN(uint64_t free_bytes, FreeSpace(ParentDirectory(out_path)));
   if (free_bytes < total)
     return NoSpace(out_path + ": needs " + std::to_string(total) + " bytes, only " + std::to_string(free_bytes) +

@@ -51,6 +51,7 @@ Result<DiffStats> Diff(const std::string& old_path, const std::string& new_path,
     DS_ASSIGN_OR_RETURN(base_files, OpenCheckpointFiles(*base));
   }
 
+  DS_RETURN_IF_ERROR(CreateParentDirectories(out_dir));
   std::string tmp = TempSibling(out_dir);
   if (::mkdir(tmp.c_str(), 0755) != 0) return ErrnoStatus(tmp, errno);
   TempOutputGuard guard(tmp);

@@ -27,9 +27,10 @@
 // Payloads by mode:
 //   unchanged  empty; target == base (base_len == raw_len).
 //   sparse     varint K (LEB128) then an LZMA-style binary range-coded stream
-//              (11-bit probabilities, shift-5 adaptation, initial 0 byte,
-//              5-byte flush) of K pairs (gap, d), gap = i - prev - 1 with prev
-//              starting at -1 and d >= 1; the model is in sparse_coder.cc.
+//              (32-bit range, 15-bit probabilities with count-based rates,
+//              initial 0 byte, 5-byte flush; range_coder.h) of K pairs
+//              (gap, d), gap = i - prev - 1 with prev starting at -1 and
+//              d >= 1, in increasing i; the model is in sparse_coder.cc.
 //   dense      one zstd frame of the byte planes of d for every element.
 //   full       one zstd frame of the byte planes of the target.
 //   patch      one zstd frame of the target, compressed with the base range as

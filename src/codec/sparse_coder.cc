@@ -15,9 +15,9 @@ namespace {
 
 // ---- The model -------------------------------------------------------------
 //
-// gap: v = gap + 1 >= 1 is sent as n = bit_width(v) (1..64) through a 6-bit
-// tree chosen by the previous gap's n, so runs of nearby changes teach the
-// model; then the two bits below v's leading one with contexts per n (they
+// gap: v = gap + 1 >= 1 is sent as n = bit_width(v) (1..64): n - 1 through a
+// 4-bit tree chosen by the previous gap's n, so runs of nearby changes teach
+// the model (15 = escape: n - 16 through a 6-bit tree); then the two bits below v's leading one with contexts per n (they
 // carry the shape of the gap distribution inside [2^(n-1), 2^n)); the rest as
 // direct bits, which are close to uniform.
 //
@@ -25,19 +25,26 @@ namespace {
 // bit length in a 6-bit tree and the bits below the leading one direct),
 // chosen by the old element's exponent: the decoder knows the old value, and
 // small weights move by many ulps where large ones move by one.
-constexpr int kGapContexts = 16;
+constexpr int kGapContexts = 8;
+constexpr int kGapLenEscape = 15;  // gaps of 2^15 - 1 or more are rare
 constexpr int kDiffContexts = 256;
 constexpr uint32_t kDiffEscape = 15;
 
 struct SparseModel {
-  Prob gap_len[kGapContexts][64];
+  Prob gap_len[kGapContexts][16];  // n - 1 when < 15, else 15 and gap_len_big
+  Prob gap_len_big[64];             // n - 16
   Prob gap_top[65][4];  // [n][1]: first bit below the leading one; [n][2 + first]: second
   Prob diff_sym[kDiffContexts][16];
   Prob diff_len[kDiffContexts][64];
 
 };
 
-inline int GapContext(int prev_n) { return std::min(prev_n, kGapContexts - 1); }
+// Buckets of the previous gap's bit length: 0 (none yet), 1, 2, 3, 4-5,
+// 6-8, 9-12, 13+. Short gaps after short gaps are where clusters show.
+inline int GapContext(int prev_n) {
+  static constexpr uint8_t kBucket[17] = {0, 1, 2, 3, 4, 4, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7};
+  return kBucket[std::min(prev_n, 16)];
+}
 
 // The exponent field of the old element, folded to at most 8 bits (F64 keeps
 // the top 8 of its 11).
@@ -79,30 +86,32 @@ inline uint64_t NonzeroLanes(uint64_t x) {
   return (((x & ~kH) + ~kH) | x) & kH;
 }
 
+// Calls fn(element_index) for the nonzero lanes of the XOR word x at byte off.
+template <int W, typename Fn>
+[[gnu::always_inline]] inline void ForEachChangedLane(size_t off, uint64_t x, Fn& fn) {
+  uint64_t lanes = NonzeroLanes<W>(x);
+  while (lanes) {
+    fn((off + std::countr_zero(lanes) / 8) / W);
+    lanes &= lanes - 1;
+  }
+}
+
 // Calls fn(element_index) for each element that differs, in increasing
 // order. Words are compared 8 bytes at a time, 32 bytes per step, since most
 // of a sparse frame is unchanged.
 template <int W, typename Fn>
 inline void ForEachChanged(const std::byte* a, const std::byte* b, size_t bytes, Fn&& fn) {
   size_t i = 0;
-  auto word = [&](size_t off, uint64_t x) [[gnu::always_inline]] {
-    uint64_t lanes = NonzeroLanes<W>(x);
-    while (lanes) {
-      const int bit = std::countr_zero(lanes);
-      fn((off + bit / 8) / W);
-      lanes &= lanes - 1;
-    }
-  };
   for (; i + 32 <= bytes; i += 32) {
     const uint64_t x0 = Load<8>(a + i) ^ Load<8>(b + i);
     const uint64_t x1 = Load<8>(a + i + 8) ^ Load<8>(b + i + 8);
     const uint64_t x2 = Load<8>(a + i + 16) ^ Load<8>(b + i + 16);
     const uint64_t x3 = Load<8>(a + i + 24) ^ Load<8>(b + i + 24);
     if ((x0 | x1 | x2 | x3) == 0) continue;
-    if (x0) word(i, x0);
-    if (x1) word(i + 8, x1);
-    if (x2) word(i + 16, x2);
-    if (x3) word(i + 24, x3);
+    if (x0) ForEachChangedLane<W>(i, x0, fn);
+    if (x1) ForEachChangedLane<W>(i + 8, x1, fn);
+    if (x2) ForEachChangedLane<W>(i + 16, x2, fn);
+    if (x3) ForEachChangedLane<W>(i + 24, x3, fn);
   }
   for (; i + W <= bytes; i += W)
     if (Load<W>(a + i) != Load<W>(b + i)) fn(i / W);
@@ -143,7 +152,12 @@ uint64_t CountT(const std::byte* a, const std::byte* b, size_t bytes) {
 [[gnu::always_inline]] inline void EncodeGap(RangeEncoder& rc, SparseModel& m, uint64_t gap, int* prev_n) {
   const uint64_t v = gap + 1;
   const int n = std::bit_width(v);
-  rc.EncodeTree(m.gap_len[GapContext(*prev_n)], 6, n - 1);
+  if (n < kGapLenEscape + 1) {
+    rc.EncodeTree(m.gap_len[GapContext(*prev_n)], 4, n - 1);
+  } else {
+    rc.EncodeTree(m.gap_len[GapContext(*prev_n)], 4, kGapLenEscape);
+    rc.EncodeTree(m.gap_len_big, 6, n - (kGapLenEscape + 1));
+  }
   *prev_n = n;
   if (n < 2) return;
   const unsigned b1 = (v >> (n - 2)) & 1;
@@ -188,7 +202,9 @@ void EncodeT(const DTypeInfo& info, const std::byte* base, const std::byte* targ
 
 // Any value is possible from a malformed stream; the caller bounds it.
 [[gnu::always_inline]] inline uint64_t DecodeGap(RangeDecoder& rc, SparseModel& m, int* prev_n) {
-  const int n = static_cast<int>(rc.DecodeTree(m.gap_len[GapContext(*prev_n)], 6)) + 1;
+  int n = static_cast<int>(rc.DecodeTree(m.gap_len[GapContext(*prev_n)], 4)) + 1;
+  if (n == kGapLenEscape + 1) n += static_cast<int>(rc.DecodeTree(m.gap_len_big, 6));
+  if (n > 64) n = 64;  // only a malformed stream; the caller rejects the gap
   *prev_n = n;
   if (n < 2) return 0;
   const unsigned b1 = rc.DecodeBit(&m.gap_top[n][1]);

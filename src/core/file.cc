@@ -198,6 +198,14 @@ std::string TempSibling(const std::string& path) {
   }
 }
 
+Status CreateParentDirectories(const std::string& path) {
+  std::error_code ec;
+  std::string parent = ParentDirectory(path);
+  fs::create_directories(parent, ec);
+  if (ec) return IoError(parent + ": cannot create directory: " + ec.message());
+  return Status::Ok();
+}
+
 Status InstallOutput(const std::string& tmp, const std::string& out, bool replace) {
   std::string aside;
   if (PathExists(out)) {

@@ -80,6 +80,8 @@ class TempOutputGuard {
   std::string path_;
 };
 std::string ParentDirectory(const std::string& path);
+// mkdir -p of path's parent directory.
+Status CreateParentDirectories(const std::string& path);
 // Free bytes on the filesystem holding path (or its nearest existing parent).
 Result<uint64_t> FreeSpace(const std::string& path);
 

@@ -23,7 +23,9 @@ constexpr float kBiasStd = 0.001f;
 // per-element direction, n fresh noise each step. Adam is nearly scale free;
 // the scale only keeps eps negligible, as with real gradients. A weak signal
 // makes the Adam update's RMS about a quarter of lr, as measured in LLM
-// training, rather than the full lr of a first step.
+// training, rather than the full lr of a first step. With N(0, 0.02) masters
+// saved as bf16 this changes ~1.1 % of elements per step at lr 1e-6 and
+// ~3.5 % at 4e-6 (synth_test prints the measured values).
 constexpr float kGradScale = 1e-3f;
 constexpr float kSignal = 0.15f;
 constexpr double kBeta1 = 0.9, kBeta2 = 0.999;
@@ -54,9 +56,10 @@ void BlockTrainer::Init(const SynthTensor& tensor, uint64_t begin, size_t n) {
   v_.resize(n);
   dir_.resize(n);
   const uint64_t ik = StreamKey(params_.seed, tensor_key_, kStreamInit);
-  float scale = kInitStd, offset = 0.0f;
-  if (tensor.kind == InitKind::kNorm) scale = kNormNoise, offset = 1.0f;
-  if (tensor.kind == InitKind::kBias) scale = kBiasStd;
+  const float scale = tensor.kind == InitKind::kNorm   ? kNormNoise
+                      : tensor.kind == InitKind::kBias ? kBiasStd
+                                                       : kInitStd;
+  const float offset = tensor.kind == InitKind::kNorm ? 1.0f : 0.0f;
   for (size_t i = 0; i < n; ++i) w_[i] = offset + scale * Normal(ik, begin + i);
   const uint64_t dk = StreamKey(params_.seed, tensor_key_, kStreamDirection);
   const uint64_t mk = StreamKey(params_.seed, tensor_key_, kStreamMoment);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -26,14 +27,20 @@ constexpr uint64_t kBlockElements = uint64_t{1} << 17;
 constexpr unsigned kMaxVersions = 256;
 const std::vector<std::pair<std::string, std::string>> kMetadata = {{"format", "pt"}};
 
+std::string Num(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
+
 Status Validate(const SynthOptions& o) {
   if (o.out_dir.empty()) return InvalidArgument("an output directory is required");
   if (o.versions > kMaxVersions)
     return InvalidArgument("--versions " + std::to_string(o.versions) + ": at most " + std::to_string(kMaxVersions));
   if (!std::isfinite(o.lr) || o.lr < 0 || o.lr > 1)
-    return InvalidArgument("--lr " + std::to_string(o.lr) + ": must be in [0, 1]");
+    return InvalidArgument("--lr " + Num(o.lr) + ": must be in [0, 1]");
   if (!std::isfinite(o.weight_decay) || o.weight_decay < 0 || o.weight_decay > 10)
-    return InvalidArgument("--weight-decay " + std::to_string(o.weight_decay) + ": must be in [0, 10]");
+    return InvalidArgument("--weight-decay " + Num(o.weight_decay) + ": must be in [0, 10]");
   if (o.dtype != DType::kBF16 && o.dtype != DType::kF16 && o.dtype != DType::kF32)
     return InvalidArgument(std::string("--dtype ") + Info(o.dtype).name + ": use BF16, F16 or F32");
   return Status::Ok();

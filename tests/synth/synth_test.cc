@@ -234,8 +234,9 @@ TEST_CASE("synth is deterministic per seed and independent of threads") {
 TEST_CASE("the changed fraction follows the learning rate") {
   TempDir tmp;
   double previous = 0;
+  int run = 0;
   for (double lr : {1e-7, 1e-6, 4e-6, 1e-4}) {
-    SynthOptions o = Small(tmp / ("lr" + std::to_string(lr)));
+    SynthOptions o = Small(tmp / ("lr" + std::to_string(run++)));
     o.lr = lr;
     o.versions = 1;
     auto r = SynthesizeWithReport(o, nullptr);

@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   double pos_bits = 0;
   if (k > 0 && k < n) {
     double p = static_cast<double>(k) / n;
-    pos_bits = -n * (p * std::log2(p) + (1 - p) * std::log2(1 - p));
+    pos_bits = -static_cast<double>(n) * (p * std::log2(p) + (1 - p) * std::log2(1 - p));
   }
   double value_bits = EntropyBits(hist, k);
   double ctx_bits = 0;
