@@ -32,7 +32,16 @@ int main(int argc, char** argv) {
 
   auto start = std::chrono::steady_clock::now();
   ProgressReporter reporter(registry.chosen, registry.output);
-  Result<CommandOutput> out = registry.body(reporter.AsCallback());
+  // The library reports errors as Status; an exception here is a bug or an
+  // allocation failure, reported as an internal error (exit code 1).
+  Result<CommandOutput> out = Status(Code::kCancelled, "not run");
+  try {
+    out = registry.body(reporter.AsCallback());
+  } catch (const std::exception& e) {
+    reporter.Finish();
+    std::cerr << "deltaswarm " << registry.chosen << ": internal error: " << e.what() << "\n";
+    return 1;
+  }
   reporter.Finish();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
