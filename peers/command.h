@@ -39,6 +39,10 @@ void AddApplyCommand(CLI::App& app, Registry& registry);
 void AddInspectCommand(CLI::App& app, Registry& registry);
 void AddVerifyCommand(CLI::App& app, Registry& registry);
 void AddSynthCommand(CLI::App& app, Registry& registry);
+void AddPublishCommand(CLI::App& app, Registry& registry);
+void AddPullCommand(CLI::App& app, Registry& registry);
+void AddGcCommand(CLI::App& app, Registry& registry);
+void AddKeygenCommand(CLI::App& app, Registry& registry);
 
 // Adds --json and --quiet to a subcommand.
 void AddOutputFlags(CLI::App* sub, Registry& registry);

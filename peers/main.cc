@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
   AddInspectCommand(app, registry);
   AddVerifyCommand(app, registry);
   AddSynthCommand(app, registry);
+  AddPublishCommand(app, registry);
+  AddPullCommand(app, registry);
+  AddGcCommand(app, registry);
+  AddKeygenCommand(app, registry);
 
   try {
     app.parse(argc, argv);

@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   libzstd-dev libxxhash-dev libssl-dev
-  nlohmann-json3-dev libcli11-dev doctest-dev
+  nlohmann-json3-dev libcli11-dev doctest-dev libcurl4-openssl-dev
+  nginx-light curl
   zstd xdelta3 time python3
 )
 

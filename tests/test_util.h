@@ -47,6 +47,13 @@ struct RunResult {
 // Runs the built deltaswarm with args (shell-quoted here), capturing output.
 RunResult RunDeltaswarm(const std::vector<std::string>& args);
 
+// Starts the built deltaswarm in the background (output discarded); returns its PID.
+int SpawnDeltaswarm(const std::vector<std::string>& args);
+// SIGKILLs pid and reaps it.
+void KillAndReap(int pid);
+// Waits for pid (bounded by timeout_s) and returns its exit code, or -1 on timeout (then kills it).
+int WaitFor(int pid, double timeout_s);
+
 // True when both files (or directory trees) hold identical bytes under identical names.
 bool SameTree(const std::string& a, const std::string& b);
 

@@ -41,6 +41,9 @@ Result<DiffStats> Diff(const std::string& old_path, const std::string& new_path,
 struct ApplyOptions {
   unsigned threads = 0;
   bool force = false;  // replace an existing output, only after the new one is verified
+  // A target file the delta leaves identical to its base file is hard-linked
+  // to it instead of rewritten (directory targets; falls back to writing).
+  bool link_unchanged = false;
 };
 
 struct ApplyStats {
@@ -48,6 +51,7 @@ struct ApplyStats {
   uint64_t delta_bytes = 0;
   uint64_t files = 0;
   uint64_t frames = 0;
+  uint64_t linked_files = 0;
 };
 
 // Builds out_path from base_path (empty for a keyframe) and delta_dir: under a

@@ -1,6 +1,7 @@
 // deltaswarm apply: check chunks, decode frames on a pool straight into a
 // temporary output, fsync, re-verify what landed on disk, then rename.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -16,9 +17,30 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// For each target file, the base file it is byte-identical to (every frame
+// unchanged, same offsets, same size), or kNoBase.
+std::vector<uint32_t> UnchangedFiles(const DeltaIndex& index) {
+  std::vector<uint32_t> same(index.files.size(), kNoBase);
+  std::vector<bool> candidate(index.files.size(), true);
+  for (const auto& s : index.segments) {
+    uint32_t& b = same[s.file];
+    bool ok = s.base_file != kNoBase && s.base_offset == s.offset && s.base_length == s.length &&
+              index.base_files[s.base_file].size == index.files[s.file].size && (b == kNoBase || b == s.base_file);
+    for (uint64_t k = s.first_frame; ok && k < s.first_frame + s.frame_count; ++k)
+      ok = index.frames[k].mode == static_cast<uint8_t>(FrameMode::kUnchanged);
+    if (!ok) candidate[s.file] = false;
+    if (ok && candidate[s.file]) b = s.base_file;
+  }
+  for (size_t i = 0; i < same.size(); ++i)
+    if (!candidate[i]) same[i] = kNoBase;
+  return same;
+}
+
 // Creates the temporary output: one file, or a directory tree of files, each
-// with its final size reserved.
-Result<std::vector<File>> CreateOutputs(const std::string& tmp, const DeltaIndex& index) {
+// with its final size reserved. Files in `link_from` (not kNoBase) are hard
+// links to those base files instead, where the filesystem allows.
+Result<std::vector<File>> CreateOutputs(const std::string& tmp, const DeltaIndex& index,
+                                        std::vector<uint32_t>& link_from, const std::vector<File>& base_files) {
   std::vector<File> out;
   if (index.target_is_directory && ::mkdir(tmp.c_str(), 0755) != 0) return ErrnoStatus(tmp, errno);
   for (const auto& f : index.files) {
@@ -27,6 +49,14 @@ Result<std::vector<File>> CreateOutputs(const std::string& tmp, const DeltaIndex
       std::error_code ec;
       fs::create_directories(fs::path(path).parent_path(), ec);
       if (ec) return IoError(path + ": cannot create directory: " + ec.message());
+    }
+    size_t i = out.size();
+    if (link_from[i] != kNoBase) {
+      if (::link(base_files[link_from[i]].path().c_str(), path.c_str()) == 0) {
+        out.emplace_back();
+        continue;
+      }
+      link_from[i] = kNoBase;  // another filesystem, say: write it
     }
     DS_ASSIGN_OR_RETURN(File file, File::CreateNew(path));
     DS_RETURN_IF_ERROR(file.Allocate(f.size));
@@ -37,6 +67,7 @@ Result<std::vector<File>> CreateOutputs(const std::string& tmp, const DeltaIndex
 
 Status SyncOutputs(const std::string& tmp, const DeltaIndex& index, std::vector<File>& files) {
   for (auto& f : files) {
+    if (!f.is_open()) continue;  // a hard link to a base file
     DS_RETURN_IF_ERROR(f.Sync());
     DS_RETURN_IF_ERROR(f.Close());
   }
@@ -76,12 +107,15 @@ Result<ApplyStats> Apply(const std::string& base_path, const std::string& delta_
 
   std::string tmp = TempSibling(out_path);
   TempOutputGuard guard(tmp);
-  DS_ASSIGN_OR_RETURN(std::vector<File> outputs, CreateOutputs(tmp, index));
+  std::vector<uint32_t> link_from(index.files.size(), kNoBase);
+  if (options.link_unchanged && index.target_is_directory) link_from = UnchangedFiles(index);
+  DS_ASSIGN_OR_RETURN(std::vector<File> outputs, CreateOutputs(tmp, index, link_from, base_files));
 
   uint64_t done = 0;
   auto produce = [&](size_t i) -> Result<uint64_t> {
     const DeltaFrame& f = index.frames[i];
     const DeltaSegment& s = index.segments[f.segment];
+    if (link_from[s.file] != kNoBase) return f.raw_len;
     std::string where = delta_dir + "/" + index.chunks[f.chunk].name + " frame " + std::to_string(i);
     DS_ASSIGN_OR_RETURN(File chunk, File::OpenRead(delta_dir + "/" + index.chunks[f.chunk].name));
     DS_ASSIGN_OR_RETURN(auto stored, ReadRange(chunk, f.chunk_offset, f.stored_len, 0));
@@ -127,6 +161,7 @@ Result<ApplyStats> Apply(const std::string& base_path, const std::string& delta_
   stats.delta_bytes = index.delta_bytes();
   stats.files = index.files.size();
   stats.frames = index.frames.size();
+  for (uint32_t b : link_from) stats.linked_files += b != kNoBase;
   return stats;
 }
 

@@ -225,6 +225,51 @@ Status InstallOutput(const std::string& tmp, const std::string& out, bool replac
   return Status::Ok();
 }
 
+namespace {
+// In-kernel copy where possible (reflinks on filesystems that have them).
+Status CopyFileData(const std::string& src, const std::string& dst) {
+  DS_ASSIGN_OR_RETURN(File in, File::OpenRead(src));
+  DS_ASSIGN_OR_RETURN(uint64_t size, in.Size());
+  DS_ASSIGN_OR_RETURN(File out, File::CreateNew(dst));
+  Status status;
+  uint64_t done = 0;
+  while (status.ok() && done < size) {
+    ssize_t n = ::copy_file_range(in.fd(), nullptr, out.fd(), nullptr, size - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) status = n == 0 ? Corruption(src + ": shrank while being copied") : ErrnoStatus(dst, errno);
+    else done += static_cast<uint64_t>(n);
+  }
+  if (status.ok()) status = out.Sync();
+  return status;
+}
+}  // namespace
+
+Status CopyTreeDurably(const std::string& src, const std::string& dst) {
+  DS_RETURN_IF_ERROR(CreateParentDirectories(dst));
+  std::string tmp = TempSibling(dst);
+  TempOutputGuard guard(tmp);
+  if (IsDirectory(src)) {
+    std::error_code ec;
+    fs::create_directories(tmp, ec);
+    for (auto it = fs::recursive_directory_iterator(src, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      fs::path to = fs::path(tmp) / fs::relative(it->path(), src);
+      if (it->is_directory()) {
+        fs::create_directories(to, ec);
+      } else {
+        DS_RETURN_IF_ERROR(CopyFileData(it->path().string(), to.string()));
+      }
+    }
+    if (ec) return IoError(src + ": cannot copy: " + ec.message());
+    DS_RETURN_IF_ERROR(SyncDirectory(tmp));
+  } else {
+    DS_RETURN_IF_ERROR(CopyFileData(src, tmp));
+  }
+  if (::rename(tmp.c_str(), dst.c_str()) != 0) return ErrnoStatus(dst, errno);
+  guard.Release();
+  return SyncDirectory(ParentDirectory(dst));
+}
+
 Result<uint64_t> FreeSpace(const std::string& path) {
   fs::path p = fs::absolute(path);
   while (!p.empty() && !PathExists(p.string())) p = p.parent_path();

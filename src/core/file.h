@@ -27,6 +27,7 @@ class File {
 
   const std::string& path() const { return path_; }
   bool is_open() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
   Result<uint64_t> Size() const;
 
   // Reads exactly out.size() bytes at offset; a short read is a
@@ -82,6 +83,9 @@ class TempOutputGuard {
 std::string ParentDirectory(const std::string& path);
 // mkdir -p of path's parent directory.
 Status CreateParentDirectories(const std::string& path);
+// Copies a file or directory tree to dst (which must not exist) under a
+// temporary name, fsyncs, and renames it into place.
+Status CopyTreeDurably(const std::string& src, const std::string& dst);
 // Free bytes on the filesystem holding path (or its nearest existing parent).
 Result<uint64_t> FreeSpace(const std::string& path);
 

@@ -1,0 +1,54 @@
+// A Hub bucket: the seed and manifest store. A flat namespace of objects named
+// by '/'-separated keys ("llama/versions/3/delta/index.dsi"), behind one
+// interface with two backends: a directory (a local path, file://, or a shared
+// filesystem) and HTTP(S) (GET with Range, PUT, MOVE, DELETE as served by
+// nginx's WebDAV module; listing through nginx autoindex in JSON format).
+// Implementations are safe to use from several threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "deltaswarm/progress.h"
+#include "deltaswarm/status.h"
+
+namespace deltaswarm {
+
+class Bucket {
+ public:
+  virtual ~Bucket() = default;
+
+  // The URL or path of key, for messages ("http://127.0.0.1:8080/b/llama/refs/latest").
+  virtual std::string Describe(const std::string& key) const = 0;
+
+  // The whole object; kNotFound if absent (both backends alike), kCorruption if
+  // it is larger than max_bytes.
+  virtual Result<std::vector<std::byte>> Get(const std::string& key, uint64_t max_bytes) = 0;
+  // Streams the object into a new local file at path (which must not exist);
+  // returns its size. On failure the file is removed.
+  virtual Result<uint64_t> GetToFile(const std::string& key, const std::string& path,
+                                     const ProgressFn& progress) = 0;
+  // Object size; kNotFound if absent.
+  virtual Result<uint64_t> Size(const std::string& key) = 0;
+
+  // Creates or replaces key atomically: readers see the old object or the whole
+  // new one (a temporary name, then rename or MOVE).
+  virtual Status Put(const std::string& key, std::span<const std::byte> data) = 0;
+  virtual Status PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) = 0;
+  // Removes key, or every key below it if key ends in '/'; absence is not an error.
+  virtual Status Delete(const std::string& key) = 0;
+  // Names directly below prefix (which ends in '/'): objects by name,
+  // "directories" with a trailing '/'. Sorted. Empty if the prefix is absent.
+  virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
+};
+
+// Opens a bucket from a URL: "http://host:port/prefix", "https://...",
+// "file:///abs/path" or a plain path. A directory bucket's directory is
+// created if missing when create is true.
+Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create = false);
+
+}  // namespace deltaswarm

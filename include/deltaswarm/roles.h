@@ -1,0 +1,76 @@
+// The roles over a Hub bucket: the trainer side publishes versions, a node
+// pulls them, an operator collects garbage. Bucket layout: docs/FORMAT.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "deltaswarm/delta.h"
+#include "deltaswarm/progress.h"
+#include "deltaswarm/status.h"
+
+namespace deltaswarm {
+
+struct PublishOptions {
+  std::string bucket;      // URL or path
+  std::string model;       // [A-Za-z0-9._-]+
+  std::string key;         // Ed25519 private key (PEM); KEY.pub beside it is trusted for the state
+  std::string checkpoint;  // file or directory to publish
+  std::string state;       // the publisher's local store of the last published version
+  uint64_t keyframe_every = 10;  // versions 1, 1+K, 1+2K, ... also get a keyframe
+  uint64_t keep = 2;             // versions kept in the state store
+  DiffOptions diff;
+};
+
+struct PublishReport {
+  uint64_t version = 0;
+  uint64_t target_bytes = 0;
+  uint64_t delta_bytes = 0;     // 0 when only a keyframe was written
+  uint64_t keyframe_bytes = 0;  // 0 when no keyframe was written
+  uint64_t uploaded_bytes = 0;
+};
+
+// Publishes checkpoint as the next version: a delta against the previous
+// version (held in the state store, fetched from the bucket if missing), a
+// keyframe for the first and every K-th version, the signed manifest, then
+// refs/latest. A publish killed halfway leaves refs/latest where it was.
+Result<PublishReport> Publish(const PublishOptions& options, const ProgressFn& progress);
+
+struct PullOptions {
+  std::string bucket;
+  std::string model;
+  std::string dest;                 // the node's local store
+  std::vector<std::string> trust;   // public keys (PEM) whose manifests are trusted
+  uint64_t version = 0;             // 0: follow refs/latest (never backwards)
+  uint64_t keep = 3;                // versions kept in the store
+  unsigned threads = 0;
+};
+
+struct PullReport {
+  uint64_t from_version = 0;  // 0: nothing usable was held
+  uint64_t to_version = 0;
+  bool changed = false;       // false: already there
+  uint64_t downloaded_bytes = 0;
+  uint64_t target_bytes = 0;
+  std::vector<std::string> steps;  // "keyframe 4", "delta 5", ...
+  std::string note;                // e.g. why refs/latest was ignored, or a repair
+};
+
+// Brings dest to the wanted version by the cheapest path in bytes (the chain
+// of deltas from the held version, or the nearest keyframe and the deltas
+// after it), verifying every manifest signature, chunk and frame, and
+// switching dest/current atomically once the new version is verified.
+Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress);
+
+struct GcReport {
+  std::vector<uint64_t> removed;
+  uint64_t oldest_kept = 0;
+};
+
+// Removes every version older than the keyframe that the oldest of the newest
+// `keep` versions needs; what is left still builds each of those versions.
+Result<GcReport> CollectGarbage(const std::string& bucket, const std::string& model, uint64_t keep,
+                                const std::vector<std::string>& trust);
+
+}  // namespace deltaswarm

@@ -1,0 +1,73 @@
+// deltaswarm publish --bucket URL --model NAME --key KEY CHECKPOINT
+#include <cstdio>
+#include <cstdlib>
+
+#include "command.h"
+#include "deltaswarm/roles.h"
+#include "progress_reporter.h"
+
+namespace deltaswarm::cli {
+
+namespace {
+struct PublishArgs {
+  PublishOptions options;
+  std::string frame_size = "4Mi";
+  std::string chunk_size = "32Mi";
+};
+
+std::string DefaultState(const std::string& model) {
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.cache/deltaswarm/publish/" + model;
+}
+}  // namespace
+
+void AddPublishCommand(CLI::App& app, Registry& registry) {
+  auto args = std::make_shared<PublishArgs>();
+  PublishOptions& o = args->options;
+  CLI::App* sub = app.add_subcommand(
+      "publish", "Publish CHECKPOINT as the next version of MODEL in a bucket: delta, keyframe, signed manifest");
+  sub->add_option("checkpoint", o.checkpoint, "Checkpoint file or directory")->required();
+  sub->add_option("--bucket", o.bucket, "Bucket: a directory, file:///path or http://host:port/prefix")->required();
+  sub->add_option("--model", o.model, "Model name in the bucket ([A-Za-z0-9._-]+)")->required();
+  sub->add_option("--key", o.key, "Ed25519 private key (from deltaswarm keygen); KEY.pub must sit beside it")
+      ->required();
+  sub->add_option("--state", o.state,
+                  "Local store of the last published version (default ~/.cache/deltaswarm/publish/MODEL)");
+  sub->add_option("--keyframe-every", o.keyframe_every,
+                  "Also publish a keyframe for versions 1, 1+K, 1+2K, ... (default 10)");
+  sub->add_option("--keep", o.keep, "Versions kept in the state store (default 2)");
+  sub->add_option("-j,--threads", o.diff.threads, "Worker threads (default: all cores)");
+  sub->add_option("--frame-size", args->frame_size, "Raw bytes per frame (default 4Mi)");
+  sub->add_option("--chunk-size", args->chunk_size, "Target chunk file size (default 32Mi)");
+  sub->add_option("--level", o.diff.zstd_level, "zstd level for dense and full frames (default 3)");
+  AddOutputFlags(sub, registry);
+  sub->callback([args, &registry] {
+    registry.chosen = "publish";
+    registry.body = [args](ProgressFn progress) -> Result<CommandOutput> {
+      PublishOptions o = args->options;
+      if (o.state.empty()) o.state = DefaultState(o.model);
+      DS_ASSIGN_OR_RETURN(o.diff.frame_bytes, ParseCount(args->frame_size));
+      DS_ASSIGN_OR_RETURN(o.diff.chunk_bytes, ParseCount(args->chunk_size));
+      DS_ASSIGN_OR_RETURN(PublishReport r, Publish(o, progress));
+      CommandOutput out;
+      out.result = {{"model", o.model},           {"version", r.version},
+                    {"target_bytes", r.target_bytes}, {"delta_bytes", r.delta_bytes},
+                    {"keyframe_bytes", r.keyframe_bytes}, {"uploaded_bytes", r.uploaded_bytes},
+                    {"ratio", r.delta_bytes ? static_cast<double>(r.target_bytes) / r.delta_bytes : 0.0}};
+      char line[512];
+      std::snprintf(line, sizeof line, "%s version %llu: %s checkpoint", o.model.c_str(),
+                    static_cast<unsigned long long>(r.version), HumanBytes(r.target_bytes).c_str());
+      out.text = line;
+      if (r.delta_bytes) {
+        std::snprintf(line, sizeof line, ", delta %s (ratio %.1f)", HumanBytes(r.delta_bytes).c_str(),
+                      static_cast<double>(r.target_bytes) / r.delta_bytes);
+        out.text += line;
+      }
+      if (r.keyframe_bytes) out.text += ", keyframe " + HumanBytes(r.keyframe_bytes);
+      out.text += "; uploaded " + HumanBytes(r.uploaded_bytes) + " to " + o.bucket + "\n";
+      return out;
+    };
+  });
+}
+
+}  // namespace deltaswarm::cli

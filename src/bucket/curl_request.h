@@ -1,0 +1,43 @@
+// One HTTP request through libcurl (the only file that calls libcurl). Each
+// thread keeps one easy handle, so consecutive requests to the bucket reuse
+// the connection; a handle is never shared between threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bucket/http_options.h"
+#include "deltaswarm/status.h"
+
+namespace deltaswarm {
+
+struct HttpRequest {
+  std::string method = "GET";        // GET, HEAD, PUT, DELETE, MOVE
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  // PUT body: upload_size bytes supplied by read_body(offset, buffer) -> bytes filled.
+  uint64_t upload_size = 0;
+  std::function<Result<size_t>(uint64_t offset, std::span<std::byte> buffer)> read_body;
+  // The body of a 2xx answer, in order; total is the Content-Length or -1.
+  // An error status aborts the transfer and is reported in HttpResponse::local.
+  std::function<Status(uint64_t offset, std::span<const std::byte> data, int64_t total)> on_body;
+};
+
+struct HttpResponse {
+  long status = 0;               // the HTTP status, 0 if none arrived
+  int64_t content_length = -1;   // from the headers, -1 if unknown
+  std::string transport_error;   // non-empty when the transfer failed ("connection refused")
+  bool transient = false;        // worth retrying: a network fault, 5xx or 429
+  Status local;                  // an error raised by read_body or on_body
+};
+
+HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request);
+
+// "a b/c" -> "a%20b/c": keeps [A-Za-z0-9._~/-], percent-encodes other bytes.
+std::string PercentEncodePath(const std::string& path);
+
+}  // namespace deltaswarm

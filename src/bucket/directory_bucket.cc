@@ -1,0 +1,160 @@
+#include "bucket/directory_bucket.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+#include "bucket/bucket_key.h"
+#include "core/file.h"
+
+namespace deltaswarm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kCopyStep = 8 << 20;  // progress granularity and fallback buffer size
+
+// Names a writer in progress leaves behind; List must not show them.
+bool IsTemporaryName(const std::string& name) { return name.find(".tmp-") != std::string::npos; }
+
+// Copies src's bytes into dst from offset 0. copy_file_range lets the kernel
+// move the data (or reflink it) without a trip through user space; a
+// filesystem that refuses it (EXDEV on old kernels, EINVAL, ENOSYS) gets
+// plain read/write.
+Status CopyContents(const File& src, File& dst, uint64_t size, const char* phase, const ProgressFn& progress) {
+  uint64_t done = 0;
+  bool use_range = true;
+  std::vector<std::byte> buf;
+  while (done < size) {
+    uint64_t step = std::min(kCopyStep, size - done);
+    if (use_range) {
+      loff_t in_off = static_cast<loff_t>(done), out_off = static_cast<loff_t>(done);
+      ssize_t n = ::copy_file_range(src.fd(), &in_off, dst.fd(), &out_off, step, 0);
+      if (n > 0) {
+        done += static_cast<uint64_t>(n);
+        if (progress) progress(phase, done, size);
+        continue;
+      }
+      if (n == 0) return Corruption(src.path() + ": truncated while copying");
+      if (errno == EINTR) continue;
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+        return ErrnoStatus(dst.path(), errno);
+      }
+      use_range = false;
+    }
+    buf.resize(step);
+    DS_RETURN_IF_ERROR(src.ReadAt(done, buf));
+    DS_RETURN_IF_ERROR(dst.WriteAt(done, buf));
+    done += step;
+    if (progress) progress(phase, done, size);
+  }
+  return Status::Ok();
+}
+
+// Writes to a temporary sibling of `dest`, fsyncs, renames, fsyncs the parent.
+template <typename Fill>
+Status WriteAtomically(const std::string& dest, Fill fill) {
+  DS_RETURN_IF_ERROR(CreateParentDirectories(dest));
+  std::string tmp = TempSibling(dest);
+  TempOutputGuard guard(tmp);
+  {
+    DS_ASSIGN_OR_RETURN(File f, File::CreateNew(tmp));
+    DS_RETURN_IF_ERROR(fill(f));
+    DS_RETURN_IF_ERROR(f.Sync());
+    DS_RETURN_IF_ERROR(f.Close());
+  }
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) return ErrnoStatus(dest, errno);
+  guard.Release();
+  return SyncDirectory(ParentDirectory(dest));
+}
+
+}  // namespace
+
+DirectoryBucket::DirectoryBucket(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+std::string DirectoryBucket::Describe(const std::string& key) const { return PathOf(key); }
+
+Result<std::vector<std::byte>> DirectoryBucket::Get(const std::string& key, uint64_t max_bytes) {
+  DS_RETURN_IF_ERROR(CheckKey(key));
+  DS_ASSIGN_OR_RETURN(File f, File::OpenRead(PathOf(key)));
+  DS_ASSIGN_OR_RETURN(uint64_t size, f.Size());
+  if (size > max_bytes) {
+    return Corruption(PathOf(key) + ": object is " + std::to_string(size) + " bytes, more than the " +
+                      std::to_string(max_bytes) + " expected");
+  }
+  std::vector<std::byte> data(size);
+  DS_RETURN_IF_ERROR(f.ReadAt(0, data));
+  return data;
+}
+
+Result<uint64_t> DirectoryBucket::GetToFile(const std::string& key, const std::string& path,
+                                            const ProgressFn& progress) {
+  DS_RETURN_IF_ERROR(CheckKey(key));
+  DS_ASSIGN_OR_RETURN(File src, File::OpenRead(PathOf(key)));
+  DS_ASSIGN_OR_RETURN(uint64_t size, src.Size());
+  DS_ASSIGN_OR_RETURN(File dst, File::CreateNew(path));
+  TempOutputGuard guard(path);  // created by us: removed on any failure below
+  DS_RETURN_IF_ERROR(CopyContents(src, dst, size, "download", progress));
+  DS_RETURN_IF_ERROR(dst.Sync());
+  DS_RETURN_IF_ERROR(dst.Close());
+  guard.Release();
+  return size;
+}
+
+Result<uint64_t> DirectoryBucket::Size(const std::string& key) {
+  DS_RETURN_IF_ERROR(CheckKey(key));
+  struct stat st;
+  if (::stat(PathOf(key).c_str(), &st) != 0) return ErrnoStatus(PathOf(key), errno);
+  if (!S_ISREG(st.st_mode)) return NotFound(PathOf(key) + ": not an object");
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Status DirectoryBucket::Put(const std::string& key, std::span<const std::byte> data) {
+  DS_RETURN_IF_ERROR(CheckKey(key));
+  return WriteAtomically(PathOf(key), [&](File& f) { return f.WriteAt(0, data); });
+}
+
+Status DirectoryBucket::PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) {
+  DS_RETURN_IF_ERROR(CheckKey(key));
+  DS_ASSIGN_OR_RETURN(File src, File::OpenRead(path));
+  DS_ASSIGN_OR_RETURN(uint64_t size, src.Size());
+  return WriteAtomically(PathOf(key), [&](File& f) { return CopyContents(src, f, size, "upload", progress); });
+}
+
+Status DirectoryBucket::Delete(const std::string& key) {
+  DS_RETURN_IF_ERROR(CheckKey(key, /*allow_trailing_slash=*/true));
+  if (key.empty()) return InvalidArgument(root_ + ": refusing to delete the whole bucket");
+  std::string path = PathOf(key);
+  if (IsPrefix(key)) return RemoveAll(path);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(path, errno);
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> DirectoryBucket::List(const std::string& prefix) {
+  if (!IsPrefix(prefix)) return InvalidArgument("bucket prefix \"" + prefix + "\": must end in '/'");
+  DS_RETURN_IF_ERROR(CheckKey(prefix, /*allow_trailing_slash=*/true));
+  std::string dir = prefix.empty() ? root_ : PathOf(prefix);
+  std::vector<std::string> names;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) return names;
+  if (ec) return IoError(dir + ": cannot list: " + ec.message());
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (IsTemporaryName(name)) continue;
+    std::error_code type_ec;
+    names.push_back(it->is_directory(type_ec) ? name + "/" : name);
+  }
+  if (ec) return IoError(dir + ": cannot list: " + ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace deltaswarm

@@ -1,0 +1,20 @@
+// HttpOptions: the knobs of the HTTP bucket's client. The defaults retry a
+// transient fault for well under two seconds in total, so a dead bucket is
+// reported quickly; a stalled transfer is abandoned after low_speed_time_s.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace deltaswarm {
+
+struct HttpOptions {
+  int attempts = 4;                                   // tries per request, >= 1
+  std::chrono::milliseconds first_backoff{100};       // then doubled: 100, 200, 400 ms
+  std::chrono::milliseconds connect_timeout{3000};
+  // A transfer slower than low_speed_bytes_per_s for low_speed_time_s is aborted (and retried).
+  long low_speed_bytes_per_s = 1024;
+  long low_speed_time_s = 30;
+};
+
+}  // namespace deltaswarm

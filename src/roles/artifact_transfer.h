@@ -1,0 +1,28 @@
+// Moving a delta or keyframe directory between a local disk and a bucket, with
+// every object checked against the manifest's sizes and SHA-256s.
+#pragma once
+
+#include <string>
+
+#include "deltaswarm/bucket.h"
+#include "deltaswarm/delta_index.h"
+#include "deltaswarm/manifest.h"
+
+namespace deltaswarm {
+
+// Describes a delta directory written by Diff for a manifest: index and chunks.
+Result<ManifestArtifact> DescribeArtifact(const std::string& delta_dir, const std::string& kind, uint64_t base_version);
+
+// Uploads index and chunks to versions/<id>/<artifact.dir>/; returns bytes sent.
+Result<uint64_t> UploadArtifact(Bucket& bucket, const std::string& model, uint64_t id,
+                                const ManifestArtifact& artifact, const std::string& delta_dir,
+                                const ProgressFn& progress);
+
+// Downloads the artifact into local_dir (created), skipping objects already
+// there and intact (a resumed pull); checks every object's size and SHA-256.
+// Returns bytes downloaded.
+Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint64_t id,
+                                  const ManifestArtifact& artifact, const std::string& local_dir,
+                                  const ProgressFn& progress);
+
+}  // namespace deltaswarm

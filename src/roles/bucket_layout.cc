@@ -1,0 +1,72 @@
+#include "roles/bucket_layout.h"
+
+#include <algorithm>
+
+namespace deltaswarm {
+
+namespace {
+constexpr uint64_t kMaxManifestBytes = 256ull << 20;
+constexpr uint64_t kMaxRefBytes = 64;
+}  // namespace
+
+Status CheckModelName(const std::string& model) {
+  bool ok = !model.empty() && model.size() <= 128 && model != "." && model != ".." &&
+            std::all_of(model.begin(), model.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                     c == '-' || c == '_';
+            });
+  if (!ok) return InvalidArgument("model name '" + model + "': use letters, digits, '.', '-' and '_'");
+  return Status::Ok();
+}
+
+std::string LatestKey(const std::string& model) { return model + "/refs/latest"; }
+std::string VersionPrefix(const std::string& model, uint64_t id) {
+  return model + "/versions/" + std::to_string(id) + "/";
+}
+std::string ManifestKey(const std::string& model, uint64_t id) { return VersionPrefix(model, id) + "manifest.json"; }
+std::string ArtifactKey(const std::string& model, uint64_t id, const std::string& dir, const std::string& name) {
+  return VersionPrefix(model, id) + dir + "/" + name;
+}
+
+Result<uint64_t> ReadLatest(Bucket& bucket, const std::string& model) {
+  auto bytes = bucket.Get(LatestKey(model), kMaxRefBytes);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Code::kNotFound) return uint64_t{0};
+    return bytes.status();
+  }
+  std::string text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text.empty() || text.size() > 19 || !std::all_of(text.begin(), text.end(), ::isdigit))
+    return Corruption(bucket.Describe(LatestKey(model)) + ": not a version number");
+  return static_cast<uint64_t>(std::stoull(text));
+}
+
+Result<Manifest> FetchManifest(Bucket& bucket, const std::string& model, uint64_t id,
+                               std::span<const TrustedKey> trusted) {
+  std::string key = ManifestKey(model, id);
+  std::string name = bucket.Describe(key);
+  auto bytes = bucket.Get(key, kMaxManifestBytes);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Code::kNotFound)
+      return NotFound(name + ": version " + std::to_string(id) + " of " + model + " is not in the bucket");
+    return bytes.status();
+  }
+  DS_ASSIGN_OR_RETURN(Manifest m, ParseManifest(*bytes, name));
+  DS_RETURN_IF_ERROR(VerifyManifest(m, trusted, name));
+  if (m.model != model || m.version != id)
+    return Mismatch(name + ": signed for " + m.model + " version " + std::to_string(m.version) + ", not " + model +
+                    " version " + std::to_string(id));
+  return m;
+}
+
+Result<std::vector<TrustedKey>> LoadTrustedKeys(const std::vector<std::string>& paths) {
+  if (paths.empty()) return InvalidArgument("no trusted key given (--trust KEY.pub)");
+  std::vector<TrustedKey> keys;
+  for (const auto& p : paths) {
+    DS_ASSIGN_OR_RETURN(TrustedKey k, TrustedKey::Load(p));
+    keys.push_back(std::move(k));
+  }
+  return keys;
+}
+
+}  // namespace deltaswarm

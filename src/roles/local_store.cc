@@ -1,0 +1,115 @@
+#include "roles/local_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/file.h"
+
+namespace deltaswarm {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr uint64_t kMaxManifestBytes = 256ull << 20;
+
+bool ParseId(const std::string& s, uint64_t* id) {
+  if (s.empty() || s.size() > 19 || !std::all_of(s.begin(), s.end(), ::isdigit)) return false;
+  *id = std::stoull(s);
+  return *id > 0;
+}
+}  // namespace
+
+Result<LocalStore> LocalStore::Open(const std::string& dir) {
+  std::error_code ec;
+  for (const char* sub : {"versions", "manifests", "staging"}) {
+    fs::create_directories(fs::path(dir) / sub, ec);
+    if (ec) return IoError(dir + "/" + sub + ": cannot create: " + ec.message());
+  }
+  LocalStore store(fs::absolute(dir).lexically_normal().string());
+  // A killed apply leaves "<name>.tmp-<pid>-<n>" beside its output.
+  for (const char* sub : {"versions", "manifests", ""}) {
+    for (auto& e : fs::directory_iterator(fs::path(store.dir_) / sub, ec))
+      if (e.path().filename().string().find(".tmp-") != std::string::npos)
+        DS_RETURN_IF_ERROR(RemoveAll(e.path().string()));
+  }
+  // Versions without a manifest never completed.
+  for (auto& e : fs::directory_iterator(fs::path(store.dir_) / "versions", ec)) {
+    uint64_t id;
+    if (ParseId(e.path().filename().string(), &id) && !PathExists(store.dir_ + "/manifests/" + std::to_string(id) + ".json"))
+      DS_RETURN_IF_ERROR(RemoveAll(e.path().string()));
+  }
+  return store;
+}
+
+uint64_t LocalStore::current() const {
+  std::error_code ec;
+  fs::path target = fs::read_symlink(fs::path(dir_) / "current", ec);
+  uint64_t id = 0;
+  if (ec || target.parent_path() != "versions" || !ParseId(target.filename().string(), &id)) return 0;
+  if (!PathExists(dir_ + "/manifests/" + std::to_string(id) + ".json")) return 0;
+  return id;
+}
+
+std::vector<uint64_t> LocalStore::Versions() const {
+  std::vector<uint64_t> ids;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(fs::path(dir_) / "manifests", ec)) {
+    std::string name = e.path().filename().string();
+    uint64_t id;
+    if (name.size() > 5 && name.ends_with(".json") && ParseId(name.substr(0, name.size() - 5), &id))
+      ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::string LocalStore::VersionDir(uint64_t id) const { return dir_ + "/versions/" + std::to_string(id); }
+std::string LocalStore::StagingDir(uint64_t id) const { return dir_ + "/staging/" + std::to_string(id); }
+
+std::string LocalStore::CheckpointPath(const Manifest& m) const {
+  if (m.target_is_directory || m.files.empty()) return VersionDir(m.version);
+  return VersionDir(m.version) + "/" + m.files[0].path;
+}
+
+Result<Manifest> LocalStore::LoadManifest(uint64_t id) const {
+  std::string path = dir_ + "/manifests/" + std::to_string(id) + ".json";
+  DS_ASSIGN_OR_RETURN(auto bytes, ReadWholeFile(path, kMaxManifestBytes));
+  return ParseManifest(bytes, path);
+}
+
+Status LocalStore::SaveManifest(const Manifest& m) {
+  std::string text = SerializeManifest(m);
+  return WriteFileDurably(dir_ + "/manifests/" + std::to_string(m.version) + ".json",
+                          std::as_bytes(std::span(text.data(), text.size())));
+}
+
+Status LocalStore::SwitchCurrent(uint64_t id) {
+  std::string link = dir_ + "/current";
+  std::string tmp = TempSibling(link);
+  std::string target = "versions/" + std::to_string(id);
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return ErrnoStatus(tmp, errno);
+  if (::rename(tmp.c_str(), link.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus(link, err);
+  }
+  return SyncDirectory(dir_);
+}
+
+Status LocalStore::Remove(uint64_t id) {
+  DS_RETURN_IF_ERROR(RemoveAll(dir_ + "/manifests/" + std::to_string(id) + ".json"));
+  return RemoveAll(VersionDir(id));
+}
+
+Status LocalStore::Prune(uint64_t keep) {
+  std::vector<uint64_t> ids = Versions();
+  uint64_t cur = current();
+  size_t excess = ids.size() > keep ? ids.size() - keep : 0;
+  for (size_t i = 0; i < excess; ++i)
+    if (ids[i] != cur) DS_RETURN_IF_ERROR(Remove(ids[i]));
+  return Status::Ok();
+}
+
+}  // namespace deltaswarm

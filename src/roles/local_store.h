@@ -1,0 +1,50 @@
+// A node's local store of versions:
+//   DIR/versions/<id>/      the checkpoint as published (a file inside, or the files of a directory)
+//   DIR/manifests/<id>.json the signed manifest of each complete version
+//   DIR/current             symbolic link to versions/<id>, replaced atomically
+//   DIR/staging/<id>/<kind>/ downloaded artifacts, removed once applied
+// A version counts as held once its manifest is saved, which happens only
+// after its files were verified. Not thread-safe; one process per store.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "deltaswarm/manifest.h"
+#include "deltaswarm/status.h"
+
+namespace deltaswarm {
+
+class LocalStore {
+ public:
+  // Creates the layout if missing and removes leftovers of interrupted runs
+  // (temporary names of a killed apply or download).
+  static Result<LocalStore> Open(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  // The version DIR/current points to; 0 if none.
+  uint64_t current() const;
+  // Versions whose manifest is saved, ascending.
+  std::vector<uint64_t> Versions() const;
+
+  std::string VersionDir(uint64_t id) const;
+  std::string StagingDir(uint64_t id) const;
+  // The checkpoint path of a version: the directory itself, or the single file in it.
+  std::string CheckpointPath(const Manifest& m) const;
+
+  Result<Manifest> LoadManifest(uint64_t id) const;
+  Status SaveManifest(const Manifest& m);
+  // Points DIR/current at versions/<id> (a new link renamed over the old).
+  Status SwitchCurrent(uint64_t id);
+  // Removes all but the newest `keep` versions (never the current one).
+  Status Prune(uint64_t keep);
+  // Forgets a version (its files and manifest).
+  Status Remove(uint64_t id);
+
+ private:
+  explicit LocalStore(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
+}  // namespace deltaswarm

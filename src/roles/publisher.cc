@@ -1,0 +1,128 @@
+// deltaswarm publish: diff against the previous published version (kept in a
+// local store), upload chunks, then the signed manifest, then refs/latest.
+#include <chrono>
+#include <ctime>
+#include <future>
+
+#include "core/file.h"
+#include "deltaswarm/bucket.h"
+#include "deltaswarm/roles.h"
+#include "roles/artifact_transfer.h"
+#include "roles/bucket_layout.h"
+#include "roles/checkpoint_sha.h"
+#include "roles/local_store.h"
+
+namespace deltaswarm {
+
+namespace {
+
+std::string UtcNow() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// Makes sure the state store holds version `latest` intact; fetches it from
+// the bucket (as a node would) when it does not.
+Result<Manifest> EnsurePrevious(const PublishOptions& o, LocalStore& store, uint64_t latest,
+                                const ProgressFn& progress) {
+  if (store.current() == latest) {
+    DS_ASSIGN_OR_RETURN(Manifest m, store.LoadManifest(latest));
+    Status s = CheckCheckpointFiles(store.CheckpointPath(m), m.target_is_directory, m.files, o.diff.threads);
+    if (s.ok()) return m;
+    DS_RETURN_IF_ERROR(store.Remove(latest));
+  }
+  PullOptions pull;
+  pull.bucket = o.bucket;
+  pull.model = o.model;
+  pull.dest = o.state;
+  pull.trust = {o.key + ".pub"};
+  pull.version = latest;
+  pull.keep = o.keep;
+  pull.threads = o.diff.threads;
+  DS_RETURN_IF_ERROR(Pull(pull, progress).status());
+  return store.LoadManifest(latest);
+}
+
+// Copies the published checkpoint into the state store as version id.
+Status KeepCopy(const PublishOptions& o, LocalStore& store, const Manifest& m) {
+  std::string dst = store.CheckpointPath(m);
+  DS_RETURN_IF_ERROR(RemoveAll(store.VersionDir(m.version)));
+  DS_RETURN_IF_ERROR(CopyTreeDurably(o.checkpoint, dst));
+  DS_RETURN_IF_ERROR(store.SaveManifest(m));
+  DS_RETURN_IF_ERROR(store.SwitchCurrent(m.version));
+  return store.Prune(o.keep);
+}
+
+}  // namespace
+
+Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progress) {
+  DS_RETURN_IF_ERROR(CheckModelName(o.model));
+  if (o.keyframe_every == 0) return InvalidArgument("keyframe interval must be at least 1");
+  if (!PathExists(o.checkpoint)) return NotFound(o.checkpoint + ": no such file or directory");
+  DS_ASSIGN_OR_RETURN(SigningKey key, SigningKey::Load(o.key));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/true));
+  DS_ASSIGN_OR_RETURN(uint64_t latest, ReadLatest(*bucket, o.model));
+  DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(o.state));
+  const uint64_t id = latest + 1;
+
+  std::string previous;
+  if (latest > 0) {
+    DS_ASSIGN_OR_RETURN(Manifest prev, EnsurePrevious(o, store, latest, progress));
+    previous = store.CheckpointPath(prev);
+    if (prev.target_is_directory != IsDirectory(o.checkpoint))
+      return InvalidArgument(o.checkpoint + ": version " + std::to_string(latest) + " was published as a " +
+                             (prev.target_is_directory ? "directory" : "single file"));
+  }
+
+  // SHA-256 of the new files runs beside the diff: both read the same pages.
+  auto hashing = std::async(std::launch::async, [&] { return HashCheckpointFiles(o.checkpoint, 1); });
+
+  Manifest m;
+  m.model = o.model;
+  m.version = id;
+  m.parent = latest;
+  m.target_is_directory = IsDirectory(o.checkpoint);
+  m.frame_bytes = o.diff.frame_bytes;
+  m.chunk_bytes = o.diff.chunk_bytes;
+  m.zstd_level = o.diff.zstd_level;
+  m.created = UtcNow();
+  std::string staging = store.StagingDir(id);
+  DiffOptions diff = o.diff;
+  diff.force = true;  // leftovers of a publish killed earlier
+  PublishReport report;
+  report.version = id;
+  if (latest > 0) {
+    DS_RETURN_IF_ERROR(Diff(previous, o.checkpoint, staging + "/delta", diff, progress).status());
+    DS_ASSIGN_OR_RETURN(ManifestArtifact a, DescribeArtifact(staging + "/delta", "delta", latest));
+    report.delta_bytes = a.bytes();
+    m.artifacts.push_back(std::move(a));
+  }
+  if ((id - 1) % o.keyframe_every == 0) {
+    DS_RETURN_IF_ERROR(Diff("", o.checkpoint, staging + "/keyframe", diff, progress).status());
+    DS_ASSIGN_OR_RETURN(ManifestArtifact a, DescribeArtifact(staging + "/keyframe", "keyframe", 0));
+    report.keyframe_bytes = a.bytes();
+    m.artifacts.push_back(std::move(a));
+  }
+  DS_ASSIGN_OR_RETURN(m.files, hashing.get());
+  for (const auto& f : m.files) report.target_bytes += f.size;
+  DS_RETURN_IF_ERROR(SignManifest(m, key));
+
+  // Chunks and indexes, then the manifest, then refs/latest: a reader that
+  // sees a version sees all of it.
+  for (const auto& a : m.artifacts) {
+    DS_ASSIGN_OR_RETURN(uint64_t sent, UploadArtifact(*bucket, o.model, id, a, staging + "/" + a.dir, progress));
+    report.uploaded_bytes += sent;
+  }
+  std::string manifest_text = SerializeManifest(m);
+  DS_RETURN_IF_ERROR(bucket->Put(ManifestKey(o.model, id), std::as_bytes(std::span(manifest_text))));
+  std::string latest_text = std::to_string(id) + "\n";
+  DS_RETURN_IF_ERROR(bucket->Put(LatestKey(o.model), std::as_bytes(std::span(latest_text))));
+
+  DS_RETURN_IF_ERROR(KeepCopy(o, store, m));
+  DS_RETURN_IF_ERROR(RemoveAll(staging));
+  return report;
+}
+
+}  // namespace deltaswarm

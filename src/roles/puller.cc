@@ -1,0 +1,162 @@
+// deltaswarm pull: choose the cheapest path to the wanted version, download
+// and check every object against signed manifests, apply, switch `current`.
+#include <algorithm>
+#include <map>
+
+#include "core/file.h"
+#include "deltaswarm/bucket.h"
+#include "deltaswarm/roles.h"
+#include "roles/artifact_transfer.h"
+#include "roles/bucket_layout.h"
+#include "roles/checkpoint_sha.h"
+#include "roles/local_store.h"
+
+namespace deltaswarm {
+
+namespace {
+
+struct Step {
+  uint64_t version;
+  const ManifestArtifact* artifact;
+};
+
+class Puller {
+ public:
+  Puller(const PullOptions& o, Bucket& bucket, LocalStore& store, std::vector<TrustedKey> trusted,
+         const ProgressFn& progress)
+      : o_(o), bucket_(bucket), store_(store), trusted_(std::move(trusted)), progress_(progress) {}
+
+  Result<PullReport> Run() {
+    report_.from_version = store_.current();
+    uint64_t want = o_.version;
+    if (want == 0) {
+      DS_ASSIGN_OR_RETURN(want, ReadLatest(bucket_, o_.model));
+      if (want == 0) return NotFound(bucket_.Describe(LatestKey(o_.model)) + ": no published version of " + o_.model);
+      if (want < report_.from_version)
+        report_.note = "refs/latest points at version " + std::to_string(want) + ", older than the held version " +
+                       std::to_string(report_.from_version) + ": ignored";
+    }
+    report_.to_version = std::max(want, o_.version ? want : report_.from_version);
+    if (report_.to_version == report_.from_version) return report_;
+    want = report_.to_version;
+
+    uint64_t held = UsableHeldVersion(want);
+    DS_ASSIGN_OR_RETURN(std::vector<Step> steps, PlanSteps(held, want));
+    DS_RETURN_IF_ERROR(CheckFreeSpace(steps, want));
+    for (const Step& s : steps) {
+      DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(bucket_, o_.model, s.version, *s.artifact,
+                                                         StagingFor(s), progress_));
+      report_.downloaded_bytes += got;
+    }
+    std::string base = steps.front().artifact->kind == "delta" ? store_.CheckpointPath(manifests_.at(held)) : "";
+    for (const Step& s : steps) {
+      const Manifest& m = manifests_.at(s.version);
+      ApplyOptions apply;
+      apply.threads = o_.threads;
+      apply.force = true;  // replaces a damaged copy only once the new one is verified
+      apply.link_unchanged = true;
+      std::string out = store_.CheckpointPath(m);
+      DS_RETURN_IF_ERROR(Apply(base, StagingFor(s), out, apply, progress_).status());
+      DS_RETURN_IF_ERROR(store_.SaveManifest(m));
+      report_.steps.push_back(s.artifact->kind + " " + std::to_string(s.version));
+      base = out;
+    }
+    DS_RETURN_IF_ERROR(store_.SwitchCurrent(want));
+    DS_RETURN_IF_ERROR(RemoveAll(store_.dir() + "/staging"));
+    DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
+    report_.changed = true;
+    for (const auto& f : manifests_.at(want).files) report_.target_bytes += f.size;
+    return report_;
+  }
+
+ private:
+  std::string StagingFor(const Step& s) const { return store_.StagingDir(s.version) + "/" + s.artifact->dir; }
+
+  // The held version if a delta chain can start from it: older than want and
+  // still matching its manifest (else the node is repaired from a keyframe).
+  uint64_t UsableHeldVersion(uint64_t want) {
+    uint64_t held = report_.from_version;
+    if (held == 0 || held >= want) return 0;
+    auto m = store_.LoadManifest(held);
+    if (!m.ok() || m->model != o_.model) return 0;
+    Status s = CheckCheckpointFiles(store_.CheckpointPath(*m), m->target_is_directory, m->files, o_.threads);
+    if (!s.ok()) {
+      report_.note = "held version " + std::to_string(held) + " does not match its manifest (" + s.message() +
+                     "): repairing from a keyframe";
+      return 0;
+    }
+    manifests_[held] = std::move(m).value();
+    return held;
+  }
+
+  // Walks manifests back from want to the held version or the nearest
+  // keyframe and returns the cheaper path in bytes.
+  Result<std::vector<Step>> PlanSteps(uint64_t held, uint64_t want) {
+    uint64_t keyframe = 0;
+    for (uint64_t j = want; j >= 1; --j) {
+      DS_ASSIGN_OR_RETURN(Manifest m, FetchManifest(bucket_, o_.model, j, trusted_));
+      if (j < want && manifests_.at(j + 1).parent != j)
+        return Corruption(bucket_.Describe(ManifestKey(o_.model, j + 1)) + ": parent is not version " +
+                          std::to_string(j));
+      bool has_keyframe = m.Find("keyframe") != nullptr;
+      manifests_[j] = std::move(m);
+      if (has_keyframe && keyframe == 0) keyframe = j;
+      if (held ? j == held + 1 : keyframe != 0) break;
+    }
+    std::vector<Step> chain, from_keyframe;
+    uint64_t chain_bytes = 0, keyframe_bytes = 0;
+    bool chain_ok = held != 0;
+    for (uint64_t j = held + 1; chain_ok && j <= want; ++j) {
+      const ManifestArtifact* d = manifests_.at(j).Find("delta");
+      if (!d || d->base_version != j - 1) chain_ok = false;
+      else chain.push_back({j, d}), chain_bytes += d->bytes();
+    }
+    if (keyframe) {
+      const ManifestArtifact* k = manifests_.at(keyframe).Find("keyframe");
+      from_keyframe.push_back({keyframe, k});
+      keyframe_bytes = k->bytes();
+      for (uint64_t j = keyframe + 1; j <= want; ++j) {
+        const ManifestArtifact* d = manifests_.at(j).Find("delta");
+        if (!d) return Corruption(bucket_.Describe(ManifestKey(o_.model, j)) + ": no delta");
+        from_keyframe.push_back({j, d});
+        keyframe_bytes += d->bytes();
+      }
+    }
+    if (chain_ok && (!keyframe || chain_bytes <= keyframe_bytes)) return chain;
+    if (keyframe) return from_keyframe;
+    return NotFound(bucket_.Describe(VersionPrefix(o_.model, want)) + ": no keyframe at or below version " +
+                    std::to_string(want) + " and no delta chain from the held version");
+  }
+
+  Status CheckFreeSpace(const std::vector<Step>& steps, uint64_t want) {
+    uint64_t need = 0, target = 0;
+    for (const Step& s : steps) need += s.artifact->bytes();
+    for (const auto& f : manifests_.at(want).files) target += f.size;
+    need += steps.size() > 1 ? 2 * target : target;  // an intermediate version and the final one
+    DS_ASSIGN_OR_RETURN(uint64_t free_bytes, FreeSpace(store_.dir()));
+    if (free_bytes < need)
+      return NoSpace(store_.dir() + ": pulling version " + std::to_string(want) + " needs " + std::to_string(need) +
+                     " bytes, only " + std::to_string(free_bytes) + " free");
+    return Status::Ok();
+  }
+
+  const PullOptions& o_;
+  Bucket& bucket_;
+  LocalStore& store_;
+  std::vector<TrustedKey> trusted_;
+  const ProgressFn& progress_;
+  PullReport report_;
+  std::map<uint64_t, Manifest> manifests_;
+};
+
+}  // namespace
+
+Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress) {
+  DS_RETURN_IF_ERROR(CheckModelName(options.model));
+  DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(options.trust));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(options.bucket));
+  DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(options.dest));
+  return Puller(options, *bucket, store, std::move(trusted), progress).Run();
+}
+
+}  // namespace deltaswarm

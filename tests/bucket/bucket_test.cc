@@ -1,0 +1,369 @@
+// The Bucket contract, run against both backends: a directory and a real
+// nginx WebDAV server. Backend-specific behaviour (a dead server, OpenBucket's
+// URL forms, retries) follows at the end.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "bucket/http_bucket.h"
+#include "bucket/retry.h"
+#include "deltaswarm/bucket.h"
+#include "nginx_server.h"
+#include "test_util.h"
+
+namespace deltaswarm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::NginxServer;
+using testing::RandomBytes;
+using testing::ReadBytes;
+using testing::TempDir;
+using testing::WriteBytes;
+
+struct DirectoryBackend {
+  static constexpr const char* kName = "directory";
+  TempDir dir;
+  std::string root = dir / "bucket";
+  std::unique_ptr<Bucket> bucket = OpenBucket("file://" + root, /*create=*/true).value();
+};
+
+struct HttpBackend {
+  static constexpr const char* kName = "http";
+  NginxServer server;
+  std::string root = server.bucket_dir() + "/b";
+  std::unique_ptr<Bucket> bucket = OpenBucket(server.url() + "/b").value();
+};
+
+std::span<const std::byte> AsBytes(const std::vector<uint8_t>& v) {
+  return {reinterpret_cast<const std::byte*>(v.data()), v.size()};
+}
+std::vector<uint8_t> ToU8(const std::vector<std::byte>& v) {
+  return {reinterpret_cast<const uint8_t*>(v.data()), reinterpret_cast<const uint8_t*>(v.data()) + v.size()};
+}
+std::vector<std::string> Names(const Result<std::vector<std::string>>& r) {
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  return r.value();
+}
+// Files left anywhere under root whose names mark an unfinished write.
+int TemporaryFiles(const std::string& root) {
+  int n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename().string().find(".tmp-") != std::string::npos) ++n;
+  }
+  return n;
+}
+
+#define BACKENDS DirectoryBackend, HttpBackend
+
+TEST_CASE_TEMPLATE("bucket: put, get, size, overwrite", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  auto data = RandomBytes(100000, 1);
+  REQUIRE(b.bucket->Put("m/refs/latest", AsBytes(data)).ok());
+  auto got = b.bucket->Get("m/refs/latest", 1 << 20);
+  REQUIRE_MESSAGE(got.ok(), got.status().ToString());
+  CHECK(ToU8(*got) == data);
+  CHECK(b.bucket->Size("m/refs/latest").value() == data.size());
+
+  auto other = RandomBytes(10, 2);
+  REQUIRE(b.bucket->Put("m/refs/latest", AsBytes(other)).ok());
+  CHECK(ToU8(b.bucket->Get("m/refs/latest", 100).value()) == other);
+  CHECK(b.bucket->Size("m/refs/latest").value() == 10);
+
+  REQUIRE(b.bucket->Put("empty", {}).ok());
+  CHECK(b.bucket->Get("empty", 0).value().empty());
+  CHECK(b.bucket->Size("empty").value() == 0);
+  CHECK(TemporaryFiles(b.root) == 0);
+}
+
+TEST_CASE_TEMPLATE("bucket: PutFile and GetToFile of 20 MB, with progress", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  TempDir local;
+  auto data = RandomBytes(20 << 20, 3);
+  WriteBytes(local / "in.bin", data);
+  uint64_t up_last = 0;
+  REQUIRE(b.bucket->PutFile("m/versions/1/chunk-000001.dsc", local / "in.bin",
+                            [&](const char*, uint64_t done, uint64_t) { up_last = done; })
+              .ok());
+  CHECK(up_last == data.size());
+  CHECK(b.bucket->Size("m/versions/1/chunk-000001.dsc").value() == data.size());
+
+  uint64_t down_last = 0, down_total = 0;
+  auto n = b.bucket->GetToFile("m/versions/1/chunk-000001.dsc", local / "out.bin",
+                               [&](const char*, uint64_t done, uint64_t total) {
+                                 down_last = done;
+                                 down_total = total;
+                               });
+  REQUIRE_MESSAGE(n.ok(), n.status().ToString());
+  CHECK(*n == data.size());
+  CHECK(down_last == data.size());
+  CHECK(down_total == data.size());
+  CHECK(ReadBytes(local / "out.bin") == data);
+
+  // The destination must be new; an existing file is left alone.
+  auto again = b.bucket->GetToFile("m/versions/1/chunk-000001.dsc", local / "out.bin", nullptr);
+  CHECK(again.status().code() == Code::kAlreadyExists);
+  CHECK(ReadBytes(local / "out.bin") == data);
+  CHECK(TemporaryFiles(b.root) == 0);
+}
+
+TEST_CASE_TEMPLATE("bucket: missing objects are kNotFound", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  TempDir local;
+  auto get = b.bucket->Get("m/refs/nope", 100);
+  CHECK(get.status().code() == Code::kNotFound);
+  CHECK(get.status().message().find(b.bucket->Describe("m/refs/nope")) != std::string::npos);
+  CHECK(b.bucket->Size("nope").status().code() == Code::kNotFound);
+  CHECK(b.bucket->GetToFile("nope", local / "x", nullptr).status().code() == Code::kNotFound);
+  CHECK(!fs::exists(local / "x"));  // a failed download leaves no file
+}
+
+TEST_CASE_TEMPLATE("bucket: Get beyond max_bytes is kCorruption", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  auto data = RandomBytes(3 << 20, 4);
+  REQUIRE(b.bucket->Put("big", AsBytes(data)).ok());
+  auto got = b.bucket->Get("big", 1000);
+  CHECK(got.status().code() == Code::kCorruption);
+  CHECK(b.bucket->Get("big", data.size()).ok());
+}
+
+TEST_CASE_TEMPLATE("bucket: List shows objects and sub-directories, sorted", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  auto one = RandomBytes(5, 5);
+  for (const char* key : {"m/versions/2/manifest.json", "m/versions/10/manifest.json", "m/refs/latest", "m/zeta",
+                          "m/alpha", "other/x"}) {
+    REQUIRE(b.bucket->Put(key, AsBytes(one)).ok());
+  }
+  CHECK(Names(b.bucket->List("m/")) == std::vector<std::string>{"alpha", "refs/", "versions/", "zeta"});
+  CHECK(Names(b.bucket->List("m/versions/")) == std::vector<std::string>{"10/", "2/"});
+  CHECK(Names(b.bucket->List("")) == std::vector<std::string>{"m/", "other/"});
+  CHECK(Names(b.bucket->List("absent/")).empty());
+  CHECK(Names(b.bucket->List("m/absent/deeper/")).empty());
+  CHECK(b.bucket->List("m").status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE_TEMPLATE("bucket: Delete of an object, of a prefix, of nothing", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  auto one = RandomBytes(5, 6);
+  for (const char* key : {"x/a", "x/deep/er/b", "x/deep/c", "keep"}) REQUIRE(b.bucket->Put(key, AsBytes(one)).ok());
+  REQUIRE(b.bucket->Delete("x/a").ok());
+  CHECK(b.bucket->Get("x/a", 10).status().code() == Code::kNotFound);
+  CHECK(Names(b.bucket->List("x/")) == std::vector<std::string>{"deep/"});
+  Status s = b.bucket->Delete("x/");
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  CHECK(Names(b.bucket->List("x/")).empty());
+  CHECK(b.bucket->Get("x/deep/er/b", 10).status().code() == Code::kNotFound);
+  CHECK(Names(b.bucket->List("")) == std::vector<std::string>{"keep"});
+  CHECK(b.bucket->Delete("never/was").ok());
+  CHECK(b.bucket->Delete("never/").ok());
+  CHECK(b.bucket->Delete("").code() == Code::kInvalidArgument);
+}
+
+TEST_CASE_TEMPLATE("bucket: unsafe keys are kInvalidArgument", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  auto one = RandomBytes(1, 7);
+  for (const char* key : {"", "/abs", "a//b", "../up", "a/../b", "./a", "a/.", "dir/"}) {
+    CAPTURE(key);
+    CHECK(b.bucket->Put(key, AsBytes(one)).code() == Code::kInvalidArgument);
+    CHECK(b.bucket->Get(key, 10).status().code() == Code::kInvalidArgument);
+  }
+  CHECK(b.bucket->Delete("../x/").code() == Code::kInvalidArgument);
+  CHECK(b.bucket->List("a//").status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE_TEMPLATE("bucket: keys with characters that need encoding", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  auto data = RandomBytes(1000, 8);
+  const std::string key = "dir with space/a+b%c#d?e.bin";
+  REQUIRE(b.bucket->Put(key, AsBytes(data)).ok());
+  CHECK(ToU8(b.bucket->Get(key, 1 << 20).value()) == data);
+  CHECK(Names(b.bucket->List("dir with space/")) == std::vector<std::string>{"a+b%c#d?e.bin"});
+  CHECK(fs::exists(b.root + "/" + key));  // the same name on disk for both backends
+}
+
+TEST_CASE_TEMPLATE("bucket: a reader never sees a partial object", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  const size_t kSize = 2 << 20;
+  std::vector<uint8_t> ones(kSize, 1), twos(kSize, 2);
+  REQUIRE(b.bucket->Put("m/refs/latest", AsBytes(ones)).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0}, torn{0}, errors{0};
+  std::thread reader([&] {
+    while (!done) {
+      auto got = b.bucket->Get("m/refs/latest", kSize);
+      if (!got.ok()) {
+        ++errors;
+        continue;
+      }
+      auto v = ToU8(*got);
+      bool whole = v.size() == kSize && (v == ones || v == twos);
+      if (!whole) ++torn;
+      ++reads;
+    }
+  });
+  for (int i = 0; i < 30; ++i) {
+    CHECK(b.bucket->Put("m/refs/latest", AsBytes(i % 2 ? ones : twos)).ok());
+  }
+  done = true;
+  reader.join();
+  CHECK(reads > 0);
+  CHECK(torn == 0);
+  CHECK(errors == 0);
+  CHECK(TemporaryFiles(b.root) == 0);
+}
+
+TEST_CASE_TEMPLATE("bucket: many threads at once", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        auto data = RandomBytes(1000 + i, t * 100 + i);
+        std::string key = "t" + std::to_string(t) + "/obj" + std::to_string(i);
+        if (!b.bucket->Put(key, AsBytes(data)).ok()) ++failures;
+        auto got = b.bucket->Get(key, 1 << 20);
+        if (!got.ok() || ToU8(*got) != data) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  CHECK(Names(b.bucket->List("t2/")).size() == 20);
+}
+
+TEST_CASE("http bucket: a stopped server fails fast with the URL") {
+  NginxServer server;
+  auto bucket = OpenBucket(server.url() + "/b").value();
+  auto one = RandomBytes(1, 9);
+  REQUIRE(bucket->Put("m/refs/latest", AsBytes(one)).ok());
+  server.Stop();
+  auto start = std::chrono::steady_clock::now();
+  auto got = bucket->Get("m/refs/latest", 10);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE(!got.ok());
+  CHECK(got.status().code() == Code::kIoError);
+  MESSAGE(got.status().message());
+  CHECK(got.status().message().find(server.url() + "/b/m/refs/latest: ") == 0);
+  CHECK(got.status().message().find("connection refused") != std::string::npos);
+  CHECK(got.status().message().find("after 4 attempts") != std::string::npos);
+  CHECK(seconds > 0.5);  // it did back off
+  CHECK(seconds < 3.0);
+  CHECK(bucket->Put("k", AsBytes(one)).code() == Code::kIoError);
+  CHECK(bucket->List("m/").status().code() == Code::kIoError);
+}
+
+TEST_CASE("http bucket: the access log counts requests") {
+  NginxServer server;
+  HttpBucket bucket(server.url());  // an empty prefix: keys sit at the server's root
+  auto data = RandomBytes(1234, 10);
+  REQUIRE(bucket.Put("a/b", AsBytes(data)).ok());
+  CHECK(fs::exists(server.bucket_dir() + "/a/b"));
+  REQUIRE(bucket.Get("a/b", 10000).ok());
+  CHECK(bucket.Describe("a/b") == server.url() + "/a/b");
+  // nginx logs a request after answering it: wait a moment for the line.
+  std::string log;
+  for (int i = 0; i < 50 && log.find("GET /a/b") == std::string::npos; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto raw = ReadBytes(server.access_log_path());
+    log.assign(raw.begin(), raw.end());
+  }
+  CHECK_MESSAGE(log.find("\"GET /a/b HTTP/1.1\" 200 1234") != std::string::npos, log);
+  CHECK(log.find("\"MOVE /a/b.tmp-") != std::string::npos);
+}
+
+// Not run by default (`bucket_test --no-skip -tc="*throughput*"`): GetToFile
+// against the curl command line tool, same 1 GB object, same nginx, medians of 3.
+TEST_CASE("http bucket: GetToFile throughput vs curl -o" * doctest::skip()) {
+  NginxServer server;
+  const uint64_t size = std::getenv("DS_BENCH_BYTES") ? std::strtoull(std::getenv("DS_BENCH_BYTES"), nullptr, 10)
+                                                      : (1ull << 30);
+  std::string make = "head -c " + std::to_string(size) + " /dev/urandom > '" + server.bucket_dir() + "/big.bin'";
+  REQUIRE(std::system(make.c_str()) == 0);
+  HttpBucket bucket(server.url());
+  TempDir local;
+  auto seconds_of = [](auto fn) {
+    auto start = std::chrono::steady_clock::now();
+    fn();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  // GetToFile fsyncs its output; curl -o does not, so it is also timed with a `sync FILE` after.
+  std::vector<double> ours, curl_only, curl_sync;
+  for (int i = 0; i < 3; ++i) {
+    for (const char* f : {"a", "b", "c"}) fs::remove(local / f);
+    ours.push_back(seconds_of([&] { REQUIRE(bucket.GetToFile("big.bin", local / "a", nullptr).ok()); }));
+    std::string curl = "curl -s -f -o '" + local / "b" + "' " + server.url() + "/big.bin";
+    curl_only.push_back(seconds_of([&] { REQUIRE(std::system(curl.c_str()) == 0); }));
+    std::string synced = "curl -s -f -o '" + local / "c" + "' " + server.url() + "/big.bin && sync '" + local / "c" + "'";
+    curl_sync.push_back(seconds_of([&] { REQUIRE(std::system(synced.c_str()) == 0); }));
+  }
+  for (auto* v : {&ours, &curl_only, &curl_sync}) std::sort(v->begin(), v->end());
+  double mb = static_cast<double>(size) / 1e6;
+  MESSAGE("median of 3, " << mb << " MB: GetToFile+fsync " << mb / ours[1] << " MB/s; curl -o " << mb / curl_only[1]
+                          << " MB/s (ratio " << curl_only[1] / ours[1] << "); curl -o + sync "
+                          << mb / curl_sync[1] << " MB/s (ratio " << curl_sync[1] / ours[1] << ")");
+  CHECK(curl_sync[1] / ours[1] >= 0.8);
+}
+
+TEST_CASE("OpenBucket: URL forms") {
+  TempDir dir;
+  auto missing = OpenBucket(dir / "nope");
+  CHECK(missing.status().code() == Code::kNotFound);
+  CHECK(missing.status().message() == dir / "nope" + ": bucket directory not found");
+  auto created = OpenBucket(dir / "made", /*create=*/true);
+  REQUIRE(created.ok());
+  CHECK(fs::is_directory(dir / "made"));
+  auto one = RandomBytes(3, 11);
+  REQUIRE((*created)->Put("k", AsBytes(one)).ok());
+  auto by_url = OpenBucket("file://" + dir / "made");
+  REQUIRE(by_url.ok());
+  CHECK(ToU8((*by_url)->Get("k", 10).value()) == one);
+  CHECK(OpenBucket("file://relative/path").status().code() == Code::kInvalidArgument);
+  auto http = OpenBucket("http://127.0.0.1:1/prefix/");
+  REQUIRE(http.ok());
+  CHECK((*http)->Describe("m/refs/latest") == "http://127.0.0.1:1/prefix/m/refs/latest");
+}
+
+TEST_CASE("RunWithRetries: bounded exponential backoff") {
+  HttpOptions options;
+  options.attempts = 4;
+  options.first_backoff = std::chrono::milliseconds(10);
+  int calls = 0;
+  auto start = std::chrono::steady_clock::now();
+  int tries = RunWithRetries(options, [&](int) {
+    ++calls;
+    return AttemptOutcome::kTransient;
+  });
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  CHECK(tries == 4);
+  CHECK(calls == 4);
+  CHECK(ms >= 70);  // 10 + 20 + 40
+  calls = 0;
+  CHECK(RunWithRetries(options, [&](int attempt) {
+          ++calls;
+          return attempt == 2 ? AttemptOutcome::kDone : AttemptOutcome::kTransient;
+        }) == 2);
+  CHECK(calls == 2);
+}
+
+}  // namespace
+}  // namespace deltaswarm

@@ -1,0 +1,214 @@
+// Publish and pull through real buckets: a directory, and a real nginx.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "deltaswarm/bucket.h"
+#include "deltaswarm/manifest.h"
+#include "deltaswarm/roles.h"
+#include "deltaswarm/synth.h"
+#include "nginx_server.h"
+#include "test_util.h"
+
+using namespace deltaswarm;
+using namespace deltaswarm::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kVersions = 5;
+
+// Five synthetic versions, a key pair, a bucket of either kind.
+struct World {
+  TempDir tmp;
+  std::unique_ptr<NginxServer> nginx;
+  std::string bucket;
+
+  explicit World(bool http) {
+    SynthOptions s;
+    s.out_dir = tmp / "ckpt";
+    s.params = 200000;
+    s.versions = kVersions - 1;
+    s.lr = 1e-5;
+    REQUIRE(Synthesize(s, nullptr).ok());
+    REQUIRE(GenerateKeyPair(tmp / "key", false).ok());
+    REQUIRE(GenerateKeyPair(tmp / "other", false).ok());
+    if (http) {
+      nginx = std::make_unique<NginxServer>();
+      bucket = nginx->url() + "/hub";
+    } else {
+      bucket = tmp / "bucket";
+    }
+  }
+  std::string Checkpoint(int version) const { return tmp / "ckpt/v" + std::to_string(version - 1) + "/model.safetensors"; }
+  std::string BucketDir() const { return nginx ? nginx->bucket_dir() + "/hub" : bucket; }
+
+  Result<PublishReport> PublishVersion(int version) {
+    PublishOptions o;
+    o.bucket = bucket;
+    o.model = "m";
+    o.key = tmp / "key";
+    o.checkpoint = Checkpoint(version);
+    o.state = tmp / "state";
+    o.keyframe_every = 3;
+    o.diff.frame_bytes = 64 << 10;
+    return Publish(o, nullptr);
+  }
+  Result<PullReport> PullTo(const std::string& dest, uint64_t version = 0, const std::string& trust = "key.pub") {
+    PullOptions o;
+    o.bucket = bucket;
+    o.model = "m";
+    o.dest = tmp / dest;
+    o.trust = {tmp / trust};
+    o.version = version;
+    return Pull(o, nullptr);
+  }
+  std::string Current(const std::string& dest) const { return tmp / dest + "/current/model.safetensors"; }
+};
+
+void PublishAll(World& w) {
+  for (int v = 1; v <= kVersions; ++v) {
+    auto r = w.PublishVersion(v);
+    INFO(r.status().message());
+    REQUIRE(r.ok());
+    CHECK(r->version == static_cast<uint64_t>(v));
+    CHECK((r->keyframe_bytes > 0) == (v == 1 || v == 4));
+    CHECK((r->delta_bytes > 0) == (v > 1));
+  }
+}
+
+void ChainAndEveryStart(bool http) {
+  World w(http);
+  PublishAll(w);
+  for (int start = 0; start <= kVersions; ++start) {
+    std::string dest = "node" + std::to_string(start);
+    if (start > 0) {
+      auto first = w.PullTo(dest, start);
+      INFO(first.status().message());
+      REQUIRE(first.ok());
+      CHECK(SameTree(w.Current(dest), w.Checkpoint(start)));
+    }
+    auto r = w.PullTo(dest);
+    INFO(r.status().message());
+    REQUIRE(r.ok());
+    CHECK(r->to_version == kVersions);
+    CHECK(SameTree(w.Current(dest), w.Checkpoint(kVersions)));
+    if (start == 0) CHECK(r->steps == std::vector<std::string>{"keyframe 4", "delta 5"});
+    if (start == 3) CHECK(r->steps == std::vector<std::string>{"delta 4", "delta 5"});
+    if (start == kVersions) CHECK(!r->changed);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a chain of five versions, keyframe every three, pulled from every start: directory bucket") {
+  ChainAndEveryStart(false);
+}
+
+TEST_CASE("a chain of five versions, keyframe every three, pulled from every start: nginx bucket") {
+  ChainAndEveryStart(true);
+}
+
+TEST_CASE("faults are refused and leave the node's version intact") {
+  World w(false);
+  PublishAll(w);
+  REQUIRE(w.PullTo("node", 2).ok());
+  auto held = ReadBytes(w.Current("node"));
+  std::string v3 = w.BucketDir() + "/m/versions/3";
+
+  SUBCASE("a flipped byte in a chunk") {
+    auto bytes = ReadBytes(v3 + "/delta/chunk-000000.dsc");
+    bytes[bytes.size() / 2] ^= 1;
+    WriteBytes(v3 + "/delta/chunk-000000.dsc", bytes);
+    auto r = w.PullTo("node");
+    CHECK(r.status().code() == Code::kCorruption);
+    CHECK(r.status().message().find("chunk-000000.dsc") != std::string::npos);
+  }
+  SUBCASE("a tampered manifest") {
+    auto bytes = ReadBytes(v3 + "/manifest.json");
+    std::string text(bytes.begin(), bytes.end());
+    auto pos = text.find("\"parent\":2");
+    REQUIRE(pos != std::string::npos);
+    text[pos + 9] = '1';
+    WriteBytes(v3 + "/manifest.json", std::vector<uint8_t>(text.begin(), text.end()));
+    auto r = w.PullTo("node");
+    CHECK_FALSE(r.ok());
+  }
+  SUBCASE("a manifest signed by a key the node does not trust") {
+    auto r = w.PullTo("node", 0, "other.pub");
+    CHECK(r.status().code() == Code::kMismatch);
+    CHECK(r.status().message().find("untrusted") != std::string::npos);
+  }
+  SUBCASE("a missing chunk") {
+    fs::remove(v3 + "/delta/chunk-000000.dsc");
+    auto r = w.PullTo("node");
+    CHECK(r.status().code() == Code::kNotFound);
+  }
+  SUBCASE("a version that does not exist") {
+    auto r = w.PullTo("node", 42);
+    CHECK(r.status().code() == Code::kNotFound);
+    CHECK(r.status().message().find("42") != std::string::npos);
+  }
+  CHECK(ReadBytes(w.Current("node")) == held);
+}
+
+TEST_CASE("refs/latest pointing back is ignored; an explicit older version is honoured") {
+  World w(false);
+  PublishAll(w);
+  REQUIRE(w.PullTo("node").ok());
+  WriteBytes(w.BucketDir() + "/m/refs/latest", {'2', '\n'});
+  auto r = w.PullTo("node");
+  REQUIRE(r.ok());
+  CHECK(!r->changed);
+  CHECK(r->to_version == kVersions);
+  CHECK(r->note.find("ignored") != std::string::npos);
+  CHECK(SameTree(w.Current("node"), w.Checkpoint(kVersions)));
+  auto back = w.PullTo("node", 2);
+  REQUIRE(back.ok());
+  CHECK(SameTree(w.Current("node"), w.Checkpoint(2)));
+}
+
+TEST_CASE("a node whose files no longer match their manifest is repaired from a keyframe") {
+  World w(false);
+  PublishAll(w);
+  REQUIRE(w.PullTo("node", 4).ok());
+  // Damage the held copy (a new file, not the inode shared with other versions).
+  std::string held = w.Current("node");
+  auto bytes = ReadBytes(held);
+  bytes[bytes.size() - 5] ^= 0xff;
+  fs::remove(held);
+  WriteBytes(held, bytes);
+  auto r = w.PullTo("node");
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  CHECK(r->note.find("repairing") != std::string::npos);
+  CHECK(r->steps == std::vector<std::string>{"keyframe 4", "delta 5"});
+  CHECK(SameTree(w.Current("node"), w.Checkpoint(kVersions)));
+}
+
+TEST_CASE("an unreachable bucket is a clear error naming the URL") {
+  World w(false);
+  PullOptions o;
+  o.bucket = "http://127.0.0.1:9/hub";
+  o.model = "m";
+  o.dest = w.tmp / "node";
+  o.trust = {w.tmp / "key.pub"};
+  auto r = Pull(o, nullptr);
+  CHECK(r.status().code() == Code::kIoError);
+  CHECK(r.status().message().find("127.0.0.1:9") != std::string::npos);
+}
+
+TEST_CASE("gc keeps what the newest versions need and nothing older") {
+  World w(false);
+  PublishAll(w);
+  auto r = CollectGarbage(w.bucket, "m", 2, {w.tmp / "key.pub"});
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  CHECK(r->oldest_kept == 4);
+  CHECK(r->removed == std::vector<uint64_t>{1, 2, 3});
+  CHECK(!fs::exists(w.BucketDir() + "/m/versions/3"));
+  REQUIRE(w.PullTo("fresh").ok());
+  CHECK(SameTree(w.Current("fresh"), w.Checkpoint(kVersions)));
+}
