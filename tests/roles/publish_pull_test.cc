@@ -212,3 +212,47 @@ TEST_CASE("gc keeps what the newest versions need and nothing older") {
   REQUIRE(w.PullTo("fresh").ok());
   CHECK(SameTree(w.Current("fresh"), w.Checkpoint(kVersions)));
 }
+
+TEST_CASE("directory checkpoints: files a delta leaves unchanged are hard-linked, not rewritten") {
+  TempDir tmp;
+  REQUIRE(GenerateKeyPair(tmp / "key", false).ok());
+  for (int v = 1; v <= 2; ++v) {
+    std::string dir = tmp / "ckpt" + std::to_string(v);
+    fs::create_directories(dir + "/tokenizer");
+    WriteBytes(dir + "/config.json", std::vector<uint8_t>(300, 'c'));
+    WriteBytes(dir + "/tokenizer/vocab.txt", RandomBytes(70000, 3));
+    auto weights = RandomBytes(200000, 4);
+    if (v == 2) weights[1234] ^= 1;
+    WriteBytes(dir + "/weights.bin", weights);
+    PublishOptions o;
+    o.bucket = tmp / "bucket";
+    o.model = "dirmodel";
+    o.key = tmp / "key";
+    o.checkpoint = dir;
+    o.state = tmp / "state";
+    auto r = Publish(o, nullptr);
+    INFO(r.status().message());
+    REQUIRE(r.ok());
+  }
+  PullOptions p;
+  p.bucket = tmp / "bucket";
+  p.model = "dirmodel";
+  p.dest = tmp / "node";
+  p.trust = {tmp / "key.pub"};
+  p.version = 1;
+  REQUIRE(Pull(p, nullptr).ok());
+  p.version = 0;
+  auto r = Pull(p, nullptr);
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  CHECK(r->steps == std::vector<std::string>{"delta 2"});
+  CHECK(SameTree(tmp / "node/current", tmp / "ckpt2"));
+  auto inode = [](const std::string& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return st.st_ino;
+  };
+  CHECK(inode(tmp / "node/versions/1/config.json") == inode(tmp / "node/versions/2/config.json"));
+  CHECK(inode(tmp / "node/versions/1/tokenizer/vocab.txt") == inode(tmp / "node/versions/2/tokenizer/vocab.txt"));
+  CHECK(inode(tmp / "node/versions/1/weights.bin") != inode(tmp / "node/versions/2/weights.bin"));
+}
