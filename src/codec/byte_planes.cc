@@ -3,22 +3,12 @@
 #include <cassert>
 #include <cstring>
 
+#include "codec/element_io.h"
 #include "codec/ordinal.h"
 
 namespace deltaswarm {
 namespace {
 
-// Little-endian element access; the supported hosts are little-endian.
-template <int W>
-inline uint64_t Load(const std::byte* p) {
-  uint64_t v = 0;
-  std::memcpy(&v, p, W);
-  return v;
-}
-template <int W>
-inline void Store(std::byte* p, uint64_t v) {
-  std::memcpy(p, &v, W);
-}
 
 template <int W>
 void SplitT(const std::byte* in, size_t n, std::byte* out) {

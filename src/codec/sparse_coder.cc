@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "codec/element_io.h"
 #include "codec/ordinal.h"
 #include "codec/range_coder.h"
 #include "core/bytes.h"
@@ -59,16 +60,6 @@ struct DiffContexter {
 
 // ---- Scanning for changed elements -----------------------------------------
 
-template <int W>
-inline uint64_t Load(const std::byte* p) {
-  uint64_t v = 0;
-  std::memcpy(&v, p, W);
-  return v;
-}
-template <int W>
-inline void Store(std::byte* p, uint64_t v) {
-  std::memcpy(p, &v, W);
-}
 
 // The top bit of every W-byte lane of a 64-bit word.
 template <int W>
