@@ -28,17 +28,18 @@ class Puller {
 
   Result<PullReport> Run() {
     report_.from_version = store_.current();
-    uint64_t want = o_.version;
+    uint64_t want = o_.version;  // an explicit version may be older than the held one
     if (want == 0) {
-      DS_ASSIGN_OR_RETURN(want, ReadLatest(bucket_, o_.model));
-      if (want == 0) return NotFound(bucket_.Describe(LatestKey(o_.model)) + ": no published version of " + o_.model);
-      if (want < report_.from_version)
-        report_.note = "refs/latest points at version " + std::to_string(want) + ", older than the held version " +
+      DS_ASSIGN_OR_RETURN(uint64_t latest, ReadLatest(bucket_, o_.model));
+      if (latest == 0) return NotFound(bucket_.Describe(LatestKey(o_.model)) + ": no published version of " + o_.model);
+      // refs/latest is not signed: never follow it backwards.
+      if (latest < report_.from_version)
+        report_.note = "refs/latest points at version " + std::to_string(latest) + ", older than the held version " +
                        std::to_string(report_.from_version) + ": ignored";
+      want = std::max(latest, report_.from_version);
     }
-    report_.to_version = std::max(want, o_.version ? want : report_.from_version);
-    if (report_.to_version == report_.from_version) return report_;
-    want = report_.to_version;
+    report_.to_version = want;
+    if (want == report_.from_version) return report_;
 
     uint64_t held = UsableHeldVersion(want);
     DS_ASSIGN_OR_RETURN(std::vector<Step> steps, PlanSteps(held, want));
