@@ -244,7 +244,11 @@ Status CopyFileData(const std::string& src, const std::string& dst) {
 }
 }  // namespace
 
-Status CopyTreeDurably(const std::string& src, const std::string& dst) {
+Status CopyTreeDurably(const std::string& src, const std::string& dst, bool hard_link) {
+  auto copy_file = [hard_link](const std::string& from, const std::string& to) {
+    if (hard_link && ::link(from.c_str(), to.c_str()) == 0) return Status::Ok();
+    return CopyFileData(from, to);
+  };
   DS_RETURN_IF_ERROR(CreateParentDirectories(dst));
   std::string tmp = TempSibling(dst);
   TempOutputGuard guard(tmp);
@@ -257,13 +261,13 @@ Status CopyTreeDurably(const std::string& src, const std::string& dst) {
       if (it->is_directory()) {
         fs::create_directories(to, ec);
       } else {
-        DS_RETURN_IF_ERROR(CopyFileData(it->path().string(), to.string()));
+        DS_RETURN_IF_ERROR(copy_file(it->path().string(), to.string()));
       }
     }
     if (ec) return IoError(src + ": cannot copy: " + ec.message());
     DS_RETURN_IF_ERROR(SyncDirectory(tmp));
   } else {
-    DS_RETURN_IF_ERROR(CopyFileData(src, tmp));
+    DS_RETURN_IF_ERROR(copy_file(src, tmp));
   }
   if (::rename(tmp.c_str(), dst.c_str()) != 0) return ErrnoStatus(dst, errno);
   guard.Release();

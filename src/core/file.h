@@ -84,8 +84,9 @@ std::string ParentDirectory(const std::string& path);
 // mkdir -p of path's parent directory.
 Status CreateParentDirectories(const std::string& path);
 // Copies a file or directory tree to dst (which must not exist) under a
-// temporary name, fsyncs, and renames it into place.
-Status CopyTreeDurably(const std::string& src, const std::string& dst);
+// temporary name, fsyncs, and renames it into place. With hard_link, files
+// are hard-linked where the filesystem allows (copied otherwise).
+Status CopyTreeDurably(const std::string& src, const std::string& dst, bool hard_link = false);
 // Free bytes on the filesystem holding path (or its nearest existing parent).
 Result<uint64_t> FreeSpace(const std::string& path);
 

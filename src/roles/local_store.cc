@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "core/file.h"
+#include "deltaswarm/delta.h"
+#include "roles/checkpoint_sha.h"
 
 namespace deltaswarm {
 
@@ -85,6 +87,25 @@ Status LocalStore::SaveManifest(const Manifest& m) {
                           std::as_bytes(std::span(text.data(), text.size())));
 }
 
+Status LocalStore::SaveIndex(uint64_t id, const std::string& index_path) {
+  DS_ASSIGN_OR_RETURN(auto bytes, ReadWholeFile(index_path, kMaxManifestBytes));
+  return WriteFileDurably(dir_ + "/manifests/" + std::to_string(id) + ".dsi", bytes);
+}
+
+Status LocalStore::CheckVersion(const Manifest& m, unsigned threads) const {
+  std::string path = CheckpointPath(m);
+  std::string index_path = dir_ + "/manifests/" + std::to_string(m.version) + ".dsi";
+  if (!PathExists(index_path)) return CheckCheckpointFiles(path, m.target_is_directory, m.files, threads);
+  DS_ASSIGN_OR_RETURN(auto bytes, ReadWholeFile(index_path, kMaxManifestBytes));
+  Sha256 sha = Sha256Of(bytes);
+  bool signed_index = false;
+  for (const auto& a : m.artifacts) signed_index |= a.index_sha256 == sha;
+  if (!signed_index) return Mismatch(index_path + ": not an index the manifest of version " +
+                                     std::to_string(m.version) + " lists");
+  DS_ASSIGN_OR_RETURN(DeltaIndex index, ParseIndex(bytes, index_path));
+  return VerifyAgainst(path, index, threads, nullptr).status();
+}
+
 Status LocalStore::SwitchCurrent(uint64_t id) {
   std::string link = dir_ + "/current";
   std::string tmp = TempSibling(link);
@@ -100,6 +121,7 @@ Status LocalStore::SwitchCurrent(uint64_t id) {
 
 Status LocalStore::Remove(uint64_t id) {
   DS_RETURN_IF_ERROR(RemoveAll(dir_ + "/manifests/" + std::to_string(id) + ".json"));
+  DS_RETURN_IF_ERROR(RemoveAll(dir_ + "/manifests/" + std::to_string(id) + ".dsi"));
   return RemoveAll(VersionDir(id));
 }
 

@@ -1,6 +1,8 @@
 // A node's local store of versions:
 //   DIR/versions/<id>/      the checkpoint as published (a file inside, or the files of a directory)
 //   DIR/manifests/<id>.json the signed manifest of each complete version
+//   DIR/manifests/<id>.dsi  the delta index that built it: its frame hashes
+//                           check the version at memory speed
 //   DIR/current             symbolic link to versions/<id>, replaced atomically
 //   DIR/staging/<id>/<kind>/ downloaded artifacts, removed once applied
 // A version counts as held once its manifest is saved, which happens only
@@ -35,6 +37,12 @@ class LocalStore {
 
   Result<Manifest> LoadManifest(uint64_t id) const;
   Status SaveManifest(const Manifest& m);
+  // Keeps the index (index.dsi) of the artifact that produced version id.
+  Status SaveIndex(uint64_t id, const std::string& index_path);
+  // Ok if version m.version's files are intact: against the kept index (whose
+  // SHA-256 the signed manifest lists; XXH3 per frame, on all cores), or
+  // against the manifest's SHA-256s when no index was kept. kMismatch otherwise.
+  Status CheckVersion(const Manifest& m, unsigned threads) const;
   // Points DIR/current at versions/<id> (a new link renamed over the old).
   Status SwitchCurrent(uint64_t id);
   // Removes all but the newest `keep` versions (never the current one).

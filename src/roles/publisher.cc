@@ -29,7 +29,7 @@ Result<Manifest> EnsurePrevious(const PublishOptions& o, LocalStore& store, uint
                                 const ProgressFn& progress) {
   if (store.current() == latest) {
     DS_ASSIGN_OR_RETURN(Manifest m, store.LoadManifest(latest));
-    Status s = CheckCheckpointFiles(store.CheckpointPath(m), m.target_is_directory, m.files, o.diff.threads);
+    Status s = store.CheckVersion(m, o.diff.threads);
     if (s.ok()) return m;
     DS_RETURN_IF_ERROR(store.Remove(latest));
   }
@@ -45,11 +45,15 @@ Result<Manifest> EnsurePrevious(const PublishOptions& o, LocalStore& store, uint
   return store.LoadManifest(latest);
 }
 
-// Copies the published checkpoint into the state store as version id.
-Status KeepCopy(const PublishOptions& o, LocalStore& store, const Manifest& m) {
+// Keeps the published checkpoint in the state store as version m.version:
+// hard links where possible (a copy of 4 TB would dominate publish). If the
+// trainer later rewrites those files in place, the next publish notices
+// (CheckVersion) and fetches the version from the bucket instead.
+Status KeepCopy(const PublishOptions& o, LocalStore& store, const Manifest& m, const std::string& index_path) {
   std::string dst = store.CheckpointPath(m);
   DS_RETURN_IF_ERROR(RemoveAll(store.VersionDir(m.version)));
-  DS_RETURN_IF_ERROR(CopyTreeDurably(o.checkpoint, dst));
+  DS_RETURN_IF_ERROR(CopyTreeDurably(o.checkpoint, dst, /*hard_link=*/true));
+  DS_RETURN_IF_ERROR(store.SaveIndex(m.version, index_path));
   DS_RETURN_IF_ERROR(store.SaveManifest(m));
   DS_RETURN_IF_ERROR(store.SwitchCurrent(m.version));
   return store.Prune(o.keep);
@@ -120,7 +124,7 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   std::string latest_text = std::to_string(id) + "\n";
   DS_RETURN_IF_ERROR(bucket->Put(LatestKey(o.model), std::as_bytes(std::span(latest_text))));
 
-  DS_RETURN_IF_ERROR(KeepCopy(o, store, m));
+  DS_RETURN_IF_ERROR(KeepCopy(o, store, m, staging + "/" + m.artifacts.front().dir + "/" + kIndexFileName));
   DS_RETURN_IF_ERROR(RemoveAll(staging));
   return report;
 }

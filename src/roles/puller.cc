@@ -58,6 +58,7 @@ class Puller {
       apply.link_unchanged = true;
       std::string out = store_.CheckpointPath(m);
       DS_RETURN_IF_ERROR(Apply(base, StagingFor(s), out, apply, progress_).status());
+      DS_RETURN_IF_ERROR(store_.SaveIndex(s.version, StagingFor(s) + "/" + kIndexFileName));
       DS_RETURN_IF_ERROR(store_.SaveManifest(m));
       report_.steps.push_back(s.artifact->kind + " " + std::to_string(s.version));
       base = out;
@@ -80,7 +81,7 @@ class Puller {
     if (held == 0 || held >= want) return 0;
     auto m = store_.LoadManifest(held);
     if (!m.ok() || m->model != o_.model) return 0;
-    Status s = CheckCheckpointFiles(store_.CheckpointPath(*m), m->target_is_directory, m->files, o_.threads);
+    Status s = store_.CheckVersion(*m, o_.threads);
     if (!s.ok()) {
       report_.note = "held version " + std::to_string(held) + " does not match its manifest (" + s.message() +
                      "): repairing from a keyframe";

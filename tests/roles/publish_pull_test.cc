@@ -111,8 +111,8 @@ TEST_CASE("a chain of five versions, keyframe every three, pulled from every sta
   ChainAndEveryStart(true);
 }
 
-TEST_CASE("faults are refused and leave the node's version intact") {
-  World w(false);
+void FaultsAreRefused(bool http) {
+  World w(http);
   PublishAll(w);
   REQUIRE(w.PullTo("node", 2).ok());
   auto held = ReadBytes(w.Current("node"));
@@ -153,6 +153,10 @@ TEST_CASE("faults are refused and leave the node's version intact") {
   }
   CHECK(ReadBytes(w.Current("node")) == held);
 }
+
+TEST_CASE("faults are refused and leave the node's version intact: directory bucket") { FaultsAreRefused(false); }
+
+TEST_CASE("faults are refused and leave the node's version intact: nginx bucket") { FaultsAreRefused(true); }
 
 TEST_CASE("refs/latest pointing back is ignored; an explicit older version is honoured") {
   World w(false);
