@@ -8,6 +8,7 @@ PACKAGES=(
   libzstd-dev libxxhash-dev libssl-dev
   nlohmann-json3-dev libcli11-dev doctest-dev libcurl4-openssl-dev
   nginx-light curl
+  libtorrent-rasterbar-dev
   zstd xdelta3 time python3
 )
 

@@ -1,0 +1,142 @@
+// The swarm layer: BitTorrent v2 torrents of a version's artifact directory
+// (index.dsi + chunk-*.dsc) and one libtorrent session per process that seeds
+// and downloads them among nodes, with the bucket (nginx) as optional web seed.
+// This header includes no libtorrent header; src/swarm/ is the only place that
+// touches libtorrent, and every libtorrent exception or error_code is turned
+// into a Status there.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "deltaswarm/status.h"
+
+namespace deltaswarm {
+
+// A .torrent file (bencoded) and the facts a caller records about it.
+struct TorrentFile {
+  std::vector<std::byte> bytes;
+  std::string info_hash_v2_hex;  // SHA-256 of the info dict, 64 lowercase hex digits
+  uint64_t piece_bytes = 0;
+  uint64_t payload_bytes = 0;    // sum of the real files' sizes (no pad files)
+};
+
+// Piece size for total_bytes of payload: 1 MiB up to 64 GiB, then doubled so
+// that there are at most 65536 pieces (a 4 TB keyframe gets 64 MiB pieces and
+// its piece layers stay at about 2 MB). Below 1 MiB of payload: the smallest
+// power of two >= total_bytes, at least 16 KiB (libtorrent's minimum).
+uint64_t PieceSizeFor(uint64_t total_bytes);
+
+// Builds a BitTorrent v2-only torrent of every regular file directly in dir
+// (subdirectories and symlinks are not included), creator "deltaswarm", piece
+// size PieceSizeFor(total), hashing the files now.
+//
+// The torrent's name is `name`, and libtorrent fetches a file from a web seed
+// (BEP 19) at `<web seed url><name>/<file>`. So for a version's artifact dir in
+// the bucket, <model>/versions/<id>/<delta|keyframe>/, pass name = "delta" (or
+// "keyframe", the dir's basename) and web seed "http://host/prefix/<model>/versions/<id>/"
+// (ending in '/'): requests then land on the bucket's objects. web_seeds may be
+// empty; they are stored in the torrent, so every node that adds it uses them.
+// Errors: kNotFound (dir missing), kInvalidArgument (no files, bad name),
+// kIoError (a read failed while hashing).
+Result<TorrentFile> MakeTorrent(const std::string& dir, const std::string& name,
+                                const std::vector<std::string>& web_seeds);
+
+struct SwarmOptions {
+  // "ip:port" to listen on (TCP); port 0 picks a free port, see listen_port().
+  std::string listen = "127.0.0.1:0";
+  // Bytes/s, 0 = unlimited. They also hold for loopback and LAN peers, which
+  // libtorrent would otherwise leave unlimited.
+  int upload_rate = 0;
+  int download_rate = 0;
+  // "ip:port" or "[v6]:port" endpoints every added torrent starts with (at most
+  // kMaxPeers); peer exchange (pex) finds the rest of the swarm.
+  std::vector<std::string> peers;
+  bool pex = true;
+  // Tracker announce URLs added to every torrent.
+  std::vector<std::string> trackers;
+  // libtorrent's tick: rate-limit quota is refilled once per tick, so a short
+  // tick starts limited transfers sooner.
+  int tick_interval_ms = 20;
+};
+
+// A torrent within one Swarm. 0 is never a valid id.
+struct TorrentId {
+  uint64_t value = 0;
+  friend bool operator==(TorrentId, TorrentId) = default;
+};
+
+struct TorrentStatus {
+  uint64_t total_wanted = 0;  // bytes this node wants (all, for a download)
+  uint64_t total_done = 0;    // of those, bytes it has and verified
+  uint64_t payload_download_rate = 0;  // bytes/s
+  uint64_t payload_upload_rate = 0;
+  uint64_t all_time_upload = 0;  // payload bytes, this session
+  uint64_t all_time_download = 0;
+  int peers = 0;          // connected peers (web seeds included)
+  int hash_failures = 0;  // pieces that failed their hash check (peers that sent them get banned)
+  bool finished = false;  // every wanted byte is here and verified
+  bool seeding = false;
+  std::string error;      // empty, or the torrent's error ("chunk-000003.dsc: No space left on device")
+};
+
+// One libtorrent session: listens on one TCP port, seeds and downloads any
+// number of torrents. DHT, local discovery, UPnP, NAT-PMP and uTP are off.
+// Thread-safe: every method may be called from any thread; they serialise on
+// an internal mutex, which WaitFinished releases while it waits. Not copyable.
+// The destructor shuts the session down (connections closed, files flushed).
+class Swarm {
+ public:
+  static constexpr size_t kMaxPeers = 200;
+
+  // Starts the session and waits (bounded, 10 s) until it listens.
+  // kInvalidArgument for bad options, kIoError if it cannot listen.
+  static Result<std::unique_ptr<Swarm>> Start(const SwarmOptions& options);
+  ~Swarm();
+  Swarm(const Swarm&) = delete;
+  Swarm& operator=(const Swarm&) = delete;
+
+  // The TCP port actually listened on (the one picked when options.listen had port 0).
+  int listen_port() const;
+  // "ip:port" peers can connect to.
+  std::string endpoint() const;
+
+  // Seeds torrent from files already complete under save_path (the torrent's
+  // files are at save_path/<name>/<file>), without checking them first.
+  // kCorruption for a malformed torrent; kAlreadyExists if it is already added.
+  Result<TorrentId> AddSeed(std::span<const std::byte> torrent, const std::string& save_path);
+  // Downloads torrent into save_path/<name>/. Pieces already on disk (an
+  // interrupted download) are checked and kept. web_seeds (may be empty) are
+  // added to those in the torrent, for this node only.
+  Result<TorrentId> AddDownload(std::span<const std::byte> torrent, const std::string& save_path,
+                                const std::vector<std::string>& web_seeds);
+
+  // Connects to more peers ("ip:port"); kInvalidArgument for a bad endpoint or
+  // more than kMaxPeers, kNotFound for an unknown id.
+  Status AddPeers(TorrentId id, const std::vector<std::string>& endpoints);
+  Status AddWebSeed(TorrentId id, const std::string& url);
+  // Stops using a web seed (e.g. so this node spares the Hub).
+  Status RemoveWebSeed(TorrentId id, const std::string& url);
+
+  // A snapshot; an unknown id gives error "unknown torrent".
+  TorrentStatus GetStatus(TorrentId id);
+  // Waits until the torrent is finished (Ok), it reports an error (kIoError
+  // with its message) or timeout_s passes (kCancelled, with progress so far).
+  // on_progress (may be empty) is called about every 100 ms, without the lock.
+  Status WaitFinished(TorrentId id, double timeout_s,
+                      const std::function<void(const TorrentStatus&)>& on_progress);
+  // Stops the torrent and forgets it; its files stay on disk. Unknown ids are ignored.
+  void Remove(TorrentId id);
+
+ private:
+  struct Impl;
+  explicit Swarm(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace deltaswarm

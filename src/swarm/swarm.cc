@@ -1,0 +1,339 @@
+// Swarm: one libtorrent session, its torrents by id, and the alerts they raise.
+#include "deltaswarm/swarm.h"
+
+#include <libtorrent/add_torrent_params.hpp>
+#include <libtorrent/alert_types.hpp>
+#include <libtorrent/load_torrent.hpp>
+#include <libtorrent/session.hpp>
+#include <libtorrent/session_params.hpp>
+#include <libtorrent/torrent_handle.hpp>
+#include <libtorrent/torrent_info.hpp>
+#include <libtorrent/torrent_status.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+
+#include "swarm/lt_errors.h"
+#include "swarm/session_config.h"
+
+namespace deltaswarm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Limits for reading a .torrent: a multi-TB keyframe of 32 MiB chunks has
+// ~100k files, whose file tree alone passes libtorrent's 10 MB default.
+lt::load_torrent_limits TorrentLimits() {
+  lt::load_torrent_limits limits;
+  limits.max_buffer_size = 256 << 20;
+  limits.max_decode_tokens = 20000000;
+  return limits;
+}
+
+std::string FormatBytes(uint64_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(n) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+struct Swarm::Impl {
+  struct Entry {
+    lt::torrent_handle handle;
+    std::string name;
+    int hash_failures = 0;
+    std::string error;  // the last torrent or file error alert, if any
+  };
+
+  SwarmOptions options;
+  std::vector<lt::tcp::endpoint> bootstrap;
+  std::unique_ptr<lt::session> session;
+  int port = 0;
+  std::string host;  // the listen address, as peers should dial it
+
+  std::mutex mu;  // guards everything below and popping alerts
+  std::map<uint64_t, Entry> torrents;
+  uint64_t next_id = 1;
+
+  Entry* Find(TorrentId id) {
+    auto it = torrents.find(id.value);
+    return it == torrents.end() ? nullptr : &it->second;
+  }
+  Entry* FindByHandle(const lt::torrent_handle& h) {
+    for (auto& [id, e] : torrents)
+      if (e.handle == h) return &e;
+    return nullptr;
+  }
+
+  // Pops every queued alert and records what the torrents' status does not
+  // carry (hash failures) or carries less clearly (the error's context).
+  void PumpLocked() {
+    std::vector<lt::alert*> alerts;
+    session->pop_alerts(&alerts);
+    for (lt::alert* a : alerts) {
+      if (auto* hf = lt::alert_cast<lt::hash_failed_alert>(a)) {
+        if (Entry* e = FindByHandle(hf->handle)) ++e->hash_failures;
+      } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
+        if (Entry* e = FindByHandle(te->handle)) e->error = te->message();
+      } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
+        if (Entry* e = FindByHandle(fe->handle)) e->error = fe->message();
+      }
+    }
+  }
+
+  Result<TorrentId> Add(std::span<const std::byte> torrent, const std::string& save_path, bool seed,
+                        const std::vector<std::string>& web_seeds) {
+    try {
+      lt::add_torrent_params atp = lt::load_torrent_buffer(
+          lt::span<const char>(reinterpret_cast<const char*>(torrent.data()),
+                               static_cast<std::ptrdiff_t>(torrent.size())),
+          TorrentLimits());
+      atp.save_path = save_path;
+      atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
+      atp.flags |= lt::torrent_flags::duplicate_is_error;
+      if (seed) atp.flags |= lt::torrent_flags::seed_mode;  // data known good: no recheck
+      if (!options.pex) atp.flags |= lt::torrent_flags::disable_pex;
+      for (const auto& url : web_seeds) atp.url_seeds.push_back(url);
+      for (const auto& url : options.trackers) atp.trackers.push_back(url);
+      atp.peers = bootstrap;
+      const std::string name = atp.ti ? atp.ti->name() : "?";
+
+      std::lock_guard<std::mutex> lock(mu);
+      lt::error_code ec;
+      lt::torrent_handle h = session->add_torrent(std::move(atp), ec);
+      if (ec == lt::errors::duplicate_torrent) return AlreadyExists("torrent " + name + ": already added");
+      if (ec) return LtErrorStatus("torrent " + name, ec);
+      const uint64_t id = next_id++;
+      torrents[id] = Entry{h, name, 0, {}};
+      return TorrentId{id};
+    } catch (const std::exception& e) {
+      return LtExceptionStatus("torrent", e);
+    }
+  }
+
+  // After re-applying listen_interfaces: libtorrent reopens the socket on the
+  // pinned port; waits (bounded) for that, and reports a failed rebind.
+  Status ConfirmListening(const std::string& what) {
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    while (Clock::now() < deadline) {
+      session->wait_for_alert(std::chrono::milliseconds(50));
+      std::vector<lt::alert*> alerts;
+      session->pop_alerts(&alerts);
+      for (lt::alert* a : alerts) {
+        if (auto* ok = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
+          if (ok->socket_type == lt::socket_type_t::tcp && ok->port == port) return Status::Ok();
+        } else if (auto* failed = lt::alert_cast<lt::listen_failed_alert>(a)) {
+          if (failed->socket_type == lt::socket_type_t::tcp)
+            return IoError("swarm: listen on " + what + ": " + failed->error.message());
+        }
+      }
+    }
+    return Status::Ok();  // no news: the socket was kept as it was
+  }
+
+  TorrentStatus StatusLocked(TorrentId id) {
+    TorrentStatus out;
+    Entry* e = Find(id);
+    if (e == nullptr) {
+      out.error = "unknown torrent";
+      return out;
+    }
+    try {
+      lt::torrent_status st = e->handle.status();
+      out.total_wanted = static_cast<uint64_t>(st.total_wanted);
+      out.total_done = static_cast<uint64_t>(st.total_wanted_done);
+      out.payload_download_rate = static_cast<uint64_t>(st.download_payload_rate);
+      out.payload_upload_rate = static_cast<uint64_t>(st.upload_payload_rate);
+      out.all_time_upload = static_cast<uint64_t>(st.all_time_upload);
+      out.all_time_download = static_cast<uint64_t>(st.all_time_download);
+      out.peers = st.num_peers;
+      out.hash_failures = e->hash_failures;
+      out.seeding = st.state == lt::torrent_status::seeding;
+      const bool checking = st.state == lt::torrent_status::checking_files ||
+                            st.state == lt::torrent_status::checking_resume_data;
+      out.finished = !checking && (st.is_finished || out.seeding);
+      if (st.errc) out.error = e->error.empty() ? st.errc.message() : e->error;
+    } catch (const std::exception& ex) {
+      out.error = LtExceptionStatus("torrent " + e->name, ex).message();
+    }
+    return out;
+  }
+};
+
+Swarm::Swarm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Swarm::~Swarm() {
+  if (!impl_ || !impl_->session) return;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  try {
+    // abort() starts the shutdown; destroying the proxy waits for it to end.
+    lt::session_proxy proxy = impl_->session->abort();
+    impl_->session.reset();
+  } catch (...) {
+    // Nothing useful to report from a destructor.
+  }
+}
+
+Result<std::unique_ptr<Swarm>> Swarm::Start(const SwarmOptions& options) {
+  DS_ASSIGN_OR_RETURN(lt::settings_pack settings, MakeSettings(options));
+  DS_ASSIGN_OR_RETURN(lt::tcp::endpoint listen, ParseEndpoint(options.listen, true));
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  for (const auto& p : options.peers) {
+    DS_ASSIGN_OR_RETURN(lt::tcp::endpoint ep, ParseEndpoint(p));
+    impl->bootstrap.push_back(ep);
+  }
+  impl->host = listen.address().is_v6() ? "[" + listen.address().to_string() + "]"
+                                        : listen.address().to_string();
+  try {
+    lt::session_params params(std::move(settings));
+    impl->session = std::make_unique<lt::session>(std::move(params));
+    impl->session->set_peer_class_filter(GlobalPeerClassFilter());
+  } catch (const std::exception& e) {
+    return LtExceptionStatus("swarm: starting session", e);
+  }
+  std::unique_ptr<Swarm> swarm(new Swarm(std::move(impl)));
+  Impl& s = *swarm->impl_;
+
+  // The port is known only once the TCP socket is bound (port 0 picks one).
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (s.port == 0 && Clock::now() < deadline) {
+    s.session->wait_for_alert(std::chrono::milliseconds(100));
+    std::vector<lt::alert*> alerts;
+    s.session->pop_alerts(&alerts);
+    for (lt::alert* a : alerts) {
+      if (auto* ok = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
+        if (ok->socket_type == lt::socket_type_t::tcp) s.port = ok->port;
+      } else if (auto* failed = lt::alert_cast<lt::listen_failed_alert>(a)) {
+        if (failed->socket_type == lt::socket_type_t::tcp)
+          return IoError("swarm: listen on " + options.listen + ": " + failed->error.message());
+      }
+    }
+  }
+  if (s.port == 0) return IoError("swarm: listen on " + options.listen + ": no listen socket after 10 s");
+  if (listen.port() == 0) {
+    // libtorrent advertises the configured port to peers (the extension
+    // handshake's listen port, which peer exchange passes on), so port 0
+    // would make this node unreachable through PEX. Pin the port it got.
+    try {
+      lt::settings_pack pin;
+      pin.set_str(lt::settings_pack::listen_interfaces, s.host + ":" + std::to_string(s.port));
+      s.session->apply_settings(std::move(pin));
+    } catch (const std::exception& e) {
+      return LtExceptionStatus("swarm: listen on " + options.listen, e);
+    }
+    DS_RETURN_IF_ERROR(s.ConfirmListening(options.listen));
+  }
+  return swarm;
+}
+
+int Swarm::listen_port() const { return impl_->port; }
+
+std::string Swarm::endpoint() const { return impl_->host + ":" + std::to_string(impl_->port); }
+
+Result<TorrentId> Swarm::AddSeed(std::span<const std::byte> torrent, const std::string& save_path) {
+  return impl_->Add(torrent, save_path, /*seed=*/true, {});
+}
+
+Result<TorrentId> Swarm::AddDownload(std::span<const std::byte> torrent, const std::string& save_path,
+                                     const std::vector<std::string>& web_seeds) {
+  return impl_->Add(torrent, save_path, /*seed=*/false, web_seeds);
+}
+
+Status Swarm::AddPeers(TorrentId id, const std::vector<std::string>& endpoints) {
+  if (endpoints.size() > kMaxPeers)
+    return InvalidArgument("swarm: more than " + std::to_string(kMaxPeers) + " peers at once");
+  std::vector<lt::tcp::endpoint> eps;
+  for (const auto& p : endpoints) {
+    DS_ASSIGN_OR_RETURN(lt::tcp::endpoint ep, ParseEndpoint(p));
+    eps.push_back(ep);
+  }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Impl::Entry* e = impl_->Find(id);
+  if (e == nullptr) return NotFound("swarm: unknown torrent");
+  try {
+    for (const auto& ep : eps) e->handle.connect_peer(ep);
+  } catch (const std::exception& ex) {
+    return LtExceptionStatus("torrent " + e->name, ex);
+  }
+  return Status::Ok();
+}
+
+Status Swarm::AddWebSeed(TorrentId id, const std::string& url) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Impl::Entry* e = impl_->Find(id);
+  if (e == nullptr) return NotFound("swarm: unknown torrent");
+  try {
+    e->handle.add_url_seed(url);
+  } catch (const std::exception& ex) {
+    return LtExceptionStatus("torrent " + e->name, ex);
+  }
+  return Status::Ok();
+}
+
+Status Swarm::RemoveWebSeed(TorrentId id, const std::string& url) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Impl::Entry* e = impl_->Find(id);
+  if (e == nullptr) return NotFound("swarm: unknown torrent");
+  try {
+    e->handle.remove_url_seed(url);
+  } catch (const std::exception& ex) {
+    return LtExceptionStatus("torrent " + e->name, ex);
+  }
+  return Status::Ok();
+}
+
+TorrentStatus Swarm::GetStatus(TorrentId id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->PumpLocked();
+  return impl_->StatusLocked(id);
+}
+
+Status Swarm::WaitFinished(TorrentId id, double timeout_s,
+                           const std::function<void(const TorrentStatus&)>& on_progress) {
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(timeout_s));
+  std::string name;
+  for (;;) {
+    TorrentStatus st;
+    {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      impl_->PumpLocked();
+      Impl::Entry* e = impl_->Find(id);
+      if (e == nullptr) return NotFound("swarm: unknown torrent");
+      name = e->name;
+      st = impl_->StatusLocked(id);
+    }
+    if (on_progress) on_progress(st);
+    if (!st.error.empty()) return IoError("torrent " + name + ": " + st.error);
+    if (st.finished) return Status::Ok();
+    if (Clock::now() >= deadline) {
+      return Status(Code::kCancelled,
+                    "torrent " + name + ": not finished after " + std::to_string(static_cast<int>(timeout_s)) +
+                        " s (" + FormatBytes(st.total_done) + " of " + FormatBytes(st.total_wanted) + ", " +
+                        std::to_string(st.peers) + " peers)");
+    }
+    // Wakes early when an alert arrives (finished, error); the lock is not held.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    impl_->session->wait_for_alert(std::min(left, std::chrono::milliseconds(100)));
+  }
+}
+
+void Swarm::Remove(TorrentId id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->torrents.find(id.value);
+  if (it == impl_->torrents.end()) return;
+  try {
+    impl_->session->remove_torrent(it->second.handle);
+  } catch (...) {
+    // Already gone inside libtorrent: forgetting it is all that is left.
+  }
+  impl_->torrents.erase(it);
+}
+
+}  // namespace deltaswarm
