@@ -18,6 +18,9 @@ constexpr uint32_t kFlagDirectory = 1;
 constexpr uint64_t kMaxIndexBytes = 4ull << 30;
 constexpr uint8_t kMaxFrameMode = 4;
 constexpr uint64_t kMinStoredFrame = 80;  // a frame header
+constexpr uint8_t kFullMode = 3;          // FrameMode codes (frame_codec.h)
+constexpr uint8_t kPatchMode = 4;
+constexpr uint64_t kMaxFrameBytes = 1ull << 30;  // diff's largest --frame-size; patches are <= 64 MiB
 
 void PutDigest(ByteWriter& w, const auto& d) { w.Bytes(std::span<const uint8_t>(d.bytes)); }
 void GetDigest(ByteReader& r, auto& d) { r.Bytes(std::span<uint8_t>(d.bytes)); }
@@ -135,30 +138,30 @@ namespace {
 // Reads the body; structural cross-checks come after, in Validate.
 Status ReadBody(ByteReader& r, DeltaIndex& x, const std::string& name) {
   auto bad = [&](const std::string& what) { return Corruption(name + ": " + what); };
-  // Every record takes at least one byte, so a count larger than the bytes
-  // left is corrupt; this also bounds allocations on hostile input.
-  auto count = [&](const char* what, uint64_t& n) -> Status {
+  // A count larger than the bytes left divided by the smallest encoding of one
+  // record is corrupt; this also bounds allocations on hostile input.
+  auto count = [&](const char* what, uint64_t min_record, uint64_t& n) -> Status {
     n = r.Varint();
-    if (!r.ok() || n > r.remaining()) return bad(std::string("bad ") + what + " count");
+    if (!r.ok() || n > r.remaining() / min_record) return bad(std::string("bad ") + what + " count");
     return Status::Ok();
   };
   uint64_t n = 0;
   x.frame_bytes = r.Varint();
   x.zstd_level = static_cast<int32_t>(static_cast<uint32_t>(r.Varint()));
-  DS_RETURN_IF_ERROR(count("base file", n));
+  DS_RETURN_IF_ERROR(count("base file", 2, n));
   x.base_files.resize(n);
   for (auto& b : x.base_files) {
     b.path = r.String();
     b.size = r.Varint();
   }
-  DS_RETURN_IF_ERROR(count("file", n));
+  DS_RETURN_IF_ERROR(count("file", 18, n));
   x.files.resize(n);
   for (auto& f : x.files) {
     f.path = r.String();
     f.size = r.Varint();
     GetDigest(r, f.content_digest);
   }
-  DS_RETURN_IF_ERROR(count("segment", n));
+  DS_RETURN_IF_ERROR(count("segment", 11, n));
   x.segments.resize(n);
   for (auto& s : x.segments) {
     uint64_t file = r.Varint();
@@ -180,14 +183,14 @@ Status ReadBody(ByteReader& r, DeltaIndex& x, const std::string& name) {
     s.first_frame = r.Varint();
     s.frame_count = r.Varint();
   }
-  DS_RETURN_IF_ERROR(count("chunk", n));
+  DS_RETURN_IF_ERROR(count("chunk", 34, n));
   x.chunks.resize(n);
   for (auto& c : x.chunks) {
     c.name = r.String();
     c.size = r.Varint();
     GetDigest(r, c.sha256);
   }
-  DS_RETURN_IF_ERROR(count("frame", n));
+  DS_RETURN_IF_ERROR(count("frame", 42, n));
   x.frames.resize(n);
   for (auto& f : x.frames) {
     uint64_t seg = r.Varint();
@@ -267,6 +270,11 @@ Status Validate(const DeltaIndex& x, const std::string& name) {
         return bad(fw + ": base range outside its segment's");
       }
       if (f.mode > kMaxFrameMode) return bad(fw + ": unknown mode " + std::to_string(f.mode));
+      // Frames are bounded so that a decoder's buffers are (see delta_plan.h).
+      if (f.raw_len > kMaxFrameBytes || f.base_len > kMaxFrameBytes) return bad(fw + ": larger than a frame may be");
+      bool patch = f.mode == kPatchMode, full = f.mode == kFullMode;
+      if ((full && f.base_len != 0) || (!full && !patch && f.base_len != f.raw_len))
+        return bad(fw + ": base range does not fit its mode");
       if (f.chunk >= x.chunks.size() || f.stored_len < kMinStoredFrame ||
           !RangeWithin(f.chunk_offset, f.stored_len, x.chunks[f.chunk].size))
         return bad(fw + ": chunk range out of bounds");

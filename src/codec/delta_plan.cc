@@ -69,6 +69,9 @@ class Planner {
       AddSegment(file_index, SegmentKind::kHeader, "(header)", DType::kRaw, 0, header, kNoBase, 0, 0);
 
     for (const TensorInfo& tensor : t.header.tensors) {
+      // Empty tensors carry no bytes (the header describes them) and may sit
+      // at any offset, even inside another tensor's range: no segment.
+      if (tensor.bytes() == 0) continue;
       auto it = base_tensors_.find(tensor.name);
       bool same_layout = it != base_tensors_.end() && it->second.tensor->dtype_name == tensor.dtype_name &&
                          it->second.tensor->shape == tensor.shape && it->second.tensor->bytes() == tensor.bytes();

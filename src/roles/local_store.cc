@@ -1,5 +1,7 @@
 #include "roles/local_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,13 +25,29 @@ bool ParseId(const std::string& s, uint64_t* id) {
 }
 }  // namespace
 
+LocalStore::~LocalStore() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+}
+
+LocalStore::LocalStore(LocalStore&& other) noexcept : dir_(std::move(other.dir_)), lock_fd_(other.lock_fd_) {
+  other.lock_fd_ = -1;
+}
+
 Result<LocalStore> LocalStore::Open(const std::string& dir) {
   std::error_code ec;
   for (const char* sub : {"versions", "manifests", "staging"}) {
     fs::create_directories(fs::path(dir) / sub, ec);
     if (ec) return IoError(dir + "/" + sub + ": cannot create: " + ec.message());
   }
-  LocalStore store(fs::absolute(dir).lexically_normal().string());
+  // The cleanup below removes other runs' temporaries: only one run at a time.
+  std::string lock_path = dir + "/lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(lock_path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return IoError(dir + ": in use by another deltaswarm process (" + lock_path + " is locked)");
+  }
+  LocalStore store(fs::absolute(dir).lexically_normal().string(), fd);
   // A killed apply leaves "<name>.tmp-<pid>-<n>" beside its output.
   for (const char* sub : {"versions", "manifests", ""}) {
     for (auto& e : fs::directory_iterator(fs::path(store.dir_) / sub, ec))

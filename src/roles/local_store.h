@@ -6,7 +6,8 @@
 //   DIR/current             symbolic link to versions/<id>, replaced atomically
 //   DIR/staging/<id>/<kind>/ downloaded artifacts, removed once applied
 // A version counts as held once its manifest is saved, which happens only
-// after its files were verified. Not thread-safe; one process per store.
+// after its files were verified. Not thread-safe; an open store holds an
+// exclusive lock (DIR/lock), so a second process gets kIoError "in use".
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,10 @@ class LocalStore {
   // Creates the layout if missing and removes leftovers of interrupted runs
   // (temporary names of a killed apply or download).
   static Result<LocalStore> Open(const std::string& dir);
+  ~LocalStore();
+  LocalStore(LocalStore&& other) noexcept;
+  LocalStore& operator=(LocalStore&&) = delete;
+  LocalStore(const LocalStore&) = delete;
 
   const std::string& dir() const { return dir_; }
   // The version DIR/current points to; 0 if none.
@@ -51,8 +56,9 @@ class LocalStore {
   Status Remove(uint64_t id);
 
  private:
-  explicit LocalStore(std::string dir) : dir_(std::move(dir)) {}
+  LocalStore(std::string dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}
   std::string dir_;
+  int lock_fd_ = -1;
 };
 
 }  // namespace deltaswarm

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <ctime>
 #include <future>
+#include <optional>
 
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
@@ -24,15 +25,17 @@ std::string UtcNow() {
 }
 
 // Makes sure the state store holds version `latest` intact; fetches it from
-// the bucket (as a node would) when it does not.
-Result<Manifest> EnsurePrevious(const PublishOptions& o, LocalStore& store, uint64_t latest,
+// the bucket (as a node would) when it does not. The store is closed while
+// the pull runs, since a pull opens (and locks) the store itself.
+Result<Manifest> EnsurePrevious(const PublishOptions& o, std::optional<LocalStore>& store, uint64_t latest,
                                 const ProgressFn& progress) {
-  if (store.current() == latest) {
-    DS_ASSIGN_OR_RETURN(Manifest m, store.LoadManifest(latest));
-    Status s = store.CheckVersion(m, o.diff.threads);
+  if (store->current() == latest) {
+    DS_ASSIGN_OR_RETURN(Manifest m, store->LoadManifest(latest));
+    Status s = store->CheckVersion(m, o.diff.threads);
     if (s.ok()) return m;
-    DS_RETURN_IF_ERROR(store.Remove(latest));
+    DS_RETURN_IF_ERROR(store->Remove(latest));
   }
+  store.reset();
   PullOptions pull;
   pull.bucket = o.bucket;
   pull.model = o.model;
@@ -41,8 +44,11 @@ Result<Manifest> EnsurePrevious(const PublishOptions& o, LocalStore& store, uint
   pull.version = latest;
   pull.keep = o.keep;
   pull.threads = o.diff.threads;
-  DS_RETURN_IF_ERROR(Pull(pull, progress).status());
-  return store.LoadManifest(latest);
+  Status pulled = Pull(pull, progress).status();
+  DS_ASSIGN_OR_RETURN(LocalStore reopened, LocalStore::Open(o.state));
+  store.emplace(std::move(reopened));
+  DS_RETURN_IF_ERROR(pulled);
+  return store->LoadManifest(latest);
 }
 
 // Keeps the published checkpoint in the state store as version m.version:
@@ -68,13 +74,17 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   DS_ASSIGN_OR_RETURN(SigningKey key, SigningKey::Load(o.key));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/true));
   DS_ASSIGN_OR_RETURN(uint64_t latest, ReadLatest(*bucket, o.model));
-  DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(o.state));
+  std::optional<LocalStore> store;
+  {
+    DS_ASSIGN_OR_RETURN(LocalStore opened, LocalStore::Open(o.state));
+    store.emplace(std::move(opened));
+  }
   const uint64_t id = latest + 1;
 
   std::string previous;
   if (latest > 0) {
     DS_ASSIGN_OR_RETURN(Manifest prev, EnsurePrevious(o, store, latest, progress));
-    previous = store.CheckpointPath(prev);
+    previous = store->CheckpointPath(prev);
     if (prev.target_is_directory != IsDirectory(o.checkpoint))
       return InvalidArgument(o.checkpoint + ": version " + std::to_string(latest) + " was published as a " +
                              (prev.target_is_directory ? "directory" : "single file"));
@@ -92,7 +102,7 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   m.chunk_bytes = o.diff.chunk_bytes;
   m.zstd_level = o.diff.zstd_level;
   m.created = UtcNow();
-  std::string staging = store.StagingDir(id);
+  std::string staging = store->StagingDir(id);
   DiffOptions diff = o.diff;
   diff.force = true;  // leftovers of a publish killed earlier
   PublishReport report;
@@ -124,7 +134,7 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   std::string latest_text = std::to_string(id) + "\n";
   DS_RETURN_IF_ERROR(bucket->Put(LatestKey(o.model), std::as_bytes(std::span(latest_text))));
 
-  DS_RETURN_IF_ERROR(KeepCopy(o, store, m, staging + "/" + m.artifacts.front().dir + "/" + kIndexFileName));
+  DS_RETURN_IF_ERROR(KeepCopy(o, *store, m, staging + "/" + m.artifacts.front().dir + "/" + kIndexFileName));
   DS_RETURN_IF_ERROR(RemoveAll(staging));
   return report;
 }

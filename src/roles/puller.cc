@@ -96,7 +96,10 @@ class Puller {
   Result<std::vector<Step>> PlanSteps(uint64_t held, uint64_t want) {
     uint64_t keyframe = 0;
     for (uint64_t j = want; j >= 1; --j) {
-      DS_ASSIGN_OR_RETURN(Manifest m, FetchManifest(bucket_, o_.model, j, trusted_));
+      auto fetched = FetchManifest(bucket_, o_.model, j, trusted_);
+      // Below a keyframe, a version gc removed only ends the chain's chances.
+      if (!fetched.ok() && fetched.status().code() == Code::kNotFound && keyframe != 0) break;
+      DS_ASSIGN_OR_RETURN(Manifest m, std::move(fetched));
       if (j < want && manifests_.at(j + 1).parent != j)
         return Corruption(bucket_.Describe(ManifestKey(o_.model, j + 1)) + ": parent is not version " +
                           std::to_string(j));
@@ -109,6 +112,10 @@ class Puller {
     uint64_t chain_bytes = 0, keyframe_bytes = 0;
     bool chain_ok = held != 0;
     for (uint64_t j = held + 1; chain_ok && j <= want; ++j) {
+      if (!manifests_.count(j)) {
+        chain_ok = false;
+        break;
+      }
       const ManifestArtifact* d = manifests_.at(j).Find("delta");
       if (!d || d->base_version != j - 1) chain_ok = false;
       else chain.push_back({j, d}), chain_bytes += d->bytes();

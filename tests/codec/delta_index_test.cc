@@ -35,6 +35,7 @@ DeltaIndex Sample() {
   };
   x.frames = {frame(0, 0, 40, 0, 40, 0), frame(1, 40, 30, 40, 30, 100), frame(1, 70, 30, 70, 30, 200),
               frame(2, 0, 10, 0, 0, 300)};
+  x.frames[3].mode = 3;  // no base: a full frame
   auto digests = ContentDigests(x);
   for (size_t i = 0; i < x.files.size(); ++i) x.files[i].content_digest = digests[i];
   return x;
@@ -101,6 +102,16 @@ TEST_CASE("structural checks") {
   SUBCASE("frames do not tile a segment") {
     auto x = Sample();
     x.frames[2].target_offset = 71;
+    CHECK(ParseOf(x).code() == Code::kCorruption);
+  }
+  SUBCASE("a frame larger than any decoder buffer") {
+    auto x = Sample();
+    x.files[1].size = x.segments[2].length = x.frames[3].raw_len = (1ull << 30) + 1;
+    CHECK(ParseOf(x).code() == Code::kCorruption);
+  }
+  SUBCASE("a delta frame whose base range differs in length") {
+    auto x = Sample();
+    x.frames[2].base_len = 20;
     CHECK(ParseOf(x).code() == Code::kCorruption);
   }
   SUBCASE("unknown version") {

@@ -287,3 +287,19 @@ TEST_CASE("an output on a full disk fails with exit 9 and leaves nothing behind"
   CHECK(r.exit_code == 9);
   CHECK(fs::is_empty(tmp / "small"));
 }
+
+TEST_CASE("an empty tensor inside another tensor's range round-trips (a bug found in review)") {
+  TempDir tmp;
+  std::string json = R"({"a":{"dtype":"U8","shape":[100],"data_offsets":[0,100]},)"
+                     R"("e":{"dtype":"U8","shape":[0],"data_offsets":[50,50]}})";
+  for (int v = 0; v < 2; ++v) {
+    std::vector<uint8_t> file(8);
+    for (int i = 0; i < 8; ++i) file[i] = static_cast<uint8_t>(json.size() >> (8 * i));
+    file.insert(file.end(), json.begin(), json.end());
+    auto data = RandomBytes(100, 5);
+    data[10] ^= v;
+    file.insert(file.end(), data.begin(), data.end());
+    WriteBytes(tmp / ("v" + std::to_string(v) + ".safetensors"), file);
+  }
+  RoundTrip(tmp, tmp / "v0.safetensors", tmp / "v1.safetensors");
+}

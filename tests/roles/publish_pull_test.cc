@@ -10,6 +10,7 @@
 #include "deltaswarm/roles.h"
 #include "deltaswarm/synth.h"
 #include "nginx_server.h"
+#include "roles/local_store.h"
 #include "test_util.h"
 
 using namespace deltaswarm;
@@ -207,6 +208,7 @@ TEST_CASE("an unreachable bucket is a clear error naming the URL") {
 TEST_CASE("gc keeps what the newest versions need and nothing older") {
   World w(false);
   PublishAll(w);
+  REQUIRE(w.PullTo("behind", 2).ok());
   auto r = CollectGarbage(w.bucket, "m", 2, {w.tmp / "key.pub"});
   INFO(r.status().message());
   REQUIRE(r.ok());
@@ -215,6 +217,21 @@ TEST_CASE("gc keeps what the newest versions need and nothing older") {
   CHECK(!fs::exists(w.BucketDir() + "/m/versions/3"));
   REQUIRE(w.PullTo("fresh").ok());
   CHECK(SameTree(w.Current("fresh"), w.Checkpoint(kVersions)));
+  // A node left behind at a collected version still catches up, from the keyframe.
+  auto behind = w.PullTo("behind");
+  INFO(behind.status().message());
+  REQUIRE(behind.ok());
+  CHECK(behind->steps == std::vector<std::string>{"keyframe 4", "delta 5"});
+  CHECK(SameTree(w.Current("behind"), w.Checkpoint(kVersions)));
+}
+
+TEST_CASE("a store is used by one process at a time") {
+  TempDir tmp;
+  auto first = LocalStore::Open(tmp / "store");
+  REQUIRE(first.ok());
+  auto second = LocalStore::Open(tmp / "store");
+  CHECK(second.status().code() == Code::kIoError);
+  CHECK(second.status().message().find("in use") != std::string::npos);
 }
 
 TEST_CASE("directory checkpoints: files a delta leaves unchanged are hard-linked, not rewritten") {
