@@ -53,6 +53,7 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
       out.result = {{"model", o.model},           {"version", r.version},
                     {"target_bytes", r.target_bytes}, {"delta_bytes", r.delta_bytes},
                     {"keyframe_bytes", r.keyframe_bytes}, {"uploaded_bytes", r.uploaded_bytes},
+                    {"note", r.note},
                     {"ratio", r.delta_bytes ? static_cast<double>(r.target_bytes) / r.delta_bytes : 0.0}};
       char line[512];
       std::snprintf(line, sizeof line, "%s version %llu: %s checkpoint", o.model.c_str(),
@@ -65,6 +66,7 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
       }
       if (r.keyframe_bytes) out.text += ", keyframe " + HumanBytes(r.keyframe_bytes);
       out.text += "; uploaded " + HumanBytes(r.uploaded_bytes) + " to " + o.bucket + "\n";
+      if (!r.note.empty()) out.text += "note: " + r.note + "\n";
       return out;
     };
   });

@@ -29,6 +29,7 @@ struct PublishReport {
   uint64_t delta_bytes = 0;     // 0 when only a keyframe was written
   uint64_t keyframe_bytes = 0;  // 0 when no keyframe was written
   uint64_t uploaded_bytes = 0;
+  std::string note;  // e.g. a state store that could not keep this version (the next publish refetches it)
 };
 
 // Publishes checkpoint as the next version: a delta against the previous

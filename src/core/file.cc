@@ -207,6 +207,18 @@ Status CreateParentDirectories(const std::string& path) {
 }
 
 Status InstallOutput(const std::string& tmp, const std::string& out, bool replace) {
+  // Where the kernel can, swap or refuse in one step: no moment without OUT,
+  // and no race between "does it exist" and the rename.
+  unsigned flags = !replace ? RENAME_NOREPLACE : (IsDirectory(out) ? RENAME_EXCHANGE : 0);
+  if (flags != 0) {
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out.c_str(), flags) == 0) {
+      DS_RETURN_IF_ERROR(SyncDirectory(ParentDirectory(out)));
+      return flags == RENAME_EXCHANGE ? RemoveAll(tmp) : Status::Ok();  // tmp now holds the old tree
+    }
+    if (errno == EEXIST) return AlreadyExists(out + ": already exists (use --force to replace it)");
+    if (errno != EINVAL && errno != ENOSYS) return ErrnoStatus(out, errno);
+    // A filesystem without renameat2 flags: move the old one aside first.
+  }
   std::string aside;
   if (PathExists(out)) {
     if (!replace) return AlreadyExists(out + ": already exists (use --force to replace it)");

@@ -134,7 +134,10 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   std::string latest_text = std::to_string(id) + "\n";
   DS_RETURN_IF_ERROR(bucket->Put(LatestKey(o.model), std::as_bytes(std::span(latest_text))));
 
-  DS_RETURN_IF_ERROR(KeepCopy(o, *store, m, staging + "/" + m.artifacts.front().dir + "/" + kIndexFileName));
+  // The version is live now: failing to keep it locally only costs the next
+  // publish a fetch from the bucket, so it is a warning, not a failed publish.
+  Status kept = KeepCopy(o, *store, m, staging + "/" + m.artifacts.front().dir + "/" + kIndexFileName);
+  if (!kept.ok()) report.note = "published, but the state store did not keep it: " + kept.message();
   DS_RETURN_IF_ERROR(RemoveAll(staging));
   return report;
 }

@@ -87,6 +87,14 @@ class Puller {
                      "): repairing from a keyframe";
       return 0;
     }
+    // A version id can be published twice if a publisher died between the
+    // manifest and refs/latest; a chain must start from the bucket's version.
+    auto in_bucket = FetchManifest(bucket_, o_.model, held, trusted_);
+    if (in_bucket.ok() && CanonicalBytes(*in_bucket) != CanonicalBytes(*m)) {
+      report_.note = "held version " + std::to_string(held) +
+                     " differs from the bucket's version of that id (republished): rebuilding from a keyframe";
+      return 0;
+    }
     manifests_[held] = std::move(m).value();
     return held;
   }
