@@ -36,6 +36,11 @@ struct ManifestArtifact {
   uint64_t index_size = 0;    // index.dsi
   Sha256 index_sha256;
   std::vector<ManifestChunk> chunks;
+  // versions/<id>/<dir>.torrent: a BitTorrent v2 torrent of the directory's
+  // files, authenticated by its SHA-256 here (and so are its piece hashes).
+  uint64_t torrent_size = 0;
+  Sha256 torrent_sha256;
+  Sha256 info_hash;  // the torrent's v2 info-hash
   uint64_t bytes() const;     // index + chunks
 };
 

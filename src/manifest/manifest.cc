@@ -87,8 +87,14 @@ void WriteArtifact(JsonWriter& w, const ManifestArtifact& a) {
   w.String(a.index_sha256.Hex());
   w.Key("index_size");
   w.Uint(a.index_size);
+  w.Key("info_hash");
+  w.String(a.info_hash.Hex());
   w.Key("kind");
   w.String(a.kind);
+  w.Key("torrent_sha256");
+  w.String(a.torrent_sha256.Hex());
+  w.Key("torrent_size");
+  w.Uint(a.torrent_size);
   w.Raw("}");
 }
 

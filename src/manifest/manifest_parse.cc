@@ -35,9 +35,11 @@ constexpr Member kTopMembers[] = {
     {"target_is_directory", Kind::kBool}, {"version", Kind::kUint}};
 constexpr Member kFileMembers[] = {{"path", Kind::kString}, {"sha256", Kind::kDigest}, {"size", Kind::kUint}};
 constexpr Member kChunkMembers[] = {{"name", Kind::kString}, {"sha256", Kind::kDigest}, {"size", Kind::kUint}};
-constexpr Member kArtifactMembers[] = {{"base_version", Kind::kUint}, {"chunks", Kind::kArray},
-                                       {"dir", Kind::kString},        {"index_sha256", Kind::kDigest},
-                                       {"index_size", Kind::kUint},   {"kind", Kind::kString}};
+constexpr Member kArtifactMembers[] = {{"base_version", Kind::kUint},   {"chunks", Kind::kArray},
+                                       {"dir", Kind::kString},          {"index_sha256", Kind::kDigest},
+                                       {"index_size", Kind::kUint},     {"info_hash", Kind::kDigest},
+                                       {"kind", Kind::kString},         {"torrent_sha256", Kind::kDigest},
+                                       {"torrent_size", Kind::kUint}};
 constexpr Member kCodecMembers[] = {
     {"chunk_bytes", Kind::kUint}, {"frame_bytes", Kind::kUint}, {"zstd_level", Kind::kInt32}};
 
@@ -207,7 +209,7 @@ class ManifestReader {
     using T = std::decay_t<V>;
     if constexpr (std::is_same_v<T, std::string>) {
       if (kind == Kind::kString) return (*StringSlot(f.ctx, key) = std::move(v), true);
-      if (kind == Kind::kDigest && IsLowerHex(v, 64) && ParseHex(v, DigestSlot(f.ctx))) return true;
+      if (kind == Kind::kDigest && IsLowerHex(v, 64) && ParseHex(v, DigestSlot(f.ctx, key))) return true;
     } else if constexpr (std::is_same_v<T, uint64_t>) {
       if (kind == Kind::kUint) return StoreUint(f.ctx, key, v);
       if (kind == Kind::kInt32) return v <= INT32_MAX ? (m_.zstd_level = static_cast<int32_t>(v), true)
@@ -231,18 +233,22 @@ class ManifestReader {
     if (key == "created") return &m_.created;
     return key == "key_id" ? &m_.key_id : &m_.signature;
   }
-  Sha256* DigestSlot(Ctx c) {
+  Sha256* DigestSlot(Ctx c, std::string_view key) {
     if (c == Ctx::kFile) return &m_.files.back().sha256;
     if (c == Ctx::kChunk) return &m_.artifacts.back().chunks.back().sha256;
-    return &m_.artifacts.back().index_sha256;
+    ManifestArtifact& a = m_.artifacts.back();
+    if (key == "info_hash") return &a.info_hash;
+    return key == "torrent_sha256" ? &a.torrent_sha256 : &a.index_sha256;
   }
   bool StoreUint(Ctx c, std::string_view key, uint64_t v) {
     switch (c) {
       case Ctx::kFile: m_.files.back().size = v; return true;
       case Ctx::kChunk: m_.artifacts.back().chunks.back().size = v; return true;
-      case Ctx::kArtifact:
-        (key == "base_version" ? m_.artifacts.back().base_version : m_.artifacts.back().index_size) = v;
+      case Ctx::kArtifact: {
+        ManifestArtifact& a = m_.artifacts.back();
+        (key == "base_version" ? a.base_version : key == "torrent_size" ? a.torrent_size : a.index_size) = v;
         return true;
+      }
       case Ctx::kCodec: (key == "frame_bytes" ? m_.frame_bytes : m_.chunk_bytes) = v; return true;
       default: break;
     }

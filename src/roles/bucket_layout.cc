@@ -24,6 +24,9 @@ std::string VersionPrefix(const std::string& model, uint64_t id) {
   return model + "/versions/" + std::to_string(id) + "/";
 }
 std::string ManifestKey(const std::string& model, uint64_t id) { return VersionPrefix(model, id) + "manifest.json"; }
+std::string TorrentKey(const std::string& model, uint64_t id, const std::string& dir) {
+  return VersionPrefix(model, id) + dir + ".torrent";
+}
 std::string ArtifactKey(const std::string& model, uint64_t id, const std::string& dir, const std::string& name) {
   return VersionPrefix(model, id) + dir + "/" + name;
 }

@@ -2,6 +2,7 @@
 //   <model>/refs/latest                       "<id>\n", written last
 //   <model>/versions/<id>/manifest.json       signed
 //   <model>/versions/<id>/<delta|keyframe>/   index.dsi and chunk files
+//   <model>/versions/<id>/<delta|keyframe>.torrent
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@ Status CheckModelName(const std::string& model);
 std::string LatestKey(const std::string& model);
 std::string VersionPrefix(const std::string& model, uint64_t id);
 std::string ManifestKey(const std::string& model, uint64_t id);
+std::string TorrentKey(const std::string& model, uint64_t id, const std::string& dir);
 std::string ArtifactKey(const std::string& model, uint64_t id, const std::string& dir, const std::string& name);
 
 // refs/latest as a number; 0 when the model has no version yet.

@@ -8,6 +8,7 @@
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/roles.h"
+#include "deltaswarm/swarm.h"
 #include "roles/artifact_transfer.h"
 #include "roles/bucket_layout.h"
 #include "roles/checkpoint_sha.h"
@@ -119,15 +120,33 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
     report.keyframe_bytes = a.bytes();
     m.artifacts.push_back(std::move(a));
   }
+  // A v2 torrent of each artifact directory, named after it so that web-seed
+  // requests (<url><name>/<file>) land on the bucket's objects.
+  std::vector<TorrentFile> torrents;
+  std::vector<std::string> web_seeds;
+  if (o.bucket.rfind("http://", 0) == 0 || o.bucket.rfind("https://", 0) == 0) {
+    std::string base = o.bucket;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    web_seeds.push_back(base + "/" + VersionPrefix(o.model, id));
+  }
+  for (auto& a : m.artifacts) {
+    DS_ASSIGN_OR_RETURN(TorrentFile t, MakeTorrent(staging + "/" + a.dir, a.dir, web_seeds));
+    a.torrent_size = t.bytes.size();
+    a.torrent_sha256 = Sha256Of(t.bytes);
+    if (!ParseHex(t.info_hash_v2_hex, &a.info_hash)) return Corruption("torrent: bad info-hash");
+    torrents.push_back(std::move(t));
+  }
   DS_ASSIGN_OR_RETURN(m.files, hashing.get());
   for (const auto& f : m.files) report.target_bytes += f.size;
   DS_RETURN_IF_ERROR(SignManifest(m, key));
 
   // Chunks and indexes, then the manifest, then refs/latest: a reader that
   // sees a version sees all of it.
-  for (const auto& a : m.artifacts) {
+  for (size_t i = 0; i < m.artifacts.size(); ++i) {
+    const ManifestArtifact& a = m.artifacts[i];
     DS_ASSIGN_OR_RETURN(uint64_t sent, UploadArtifact(*bucket, o.model, id, a, staging + "/" + a.dir, progress));
-    report.uploaded_bytes += sent;
+    DS_RETURN_IF_ERROR(bucket->Put(TorrentKey(o.model, id, a.dir), torrents[i].bytes));
+    report.uploaded_bytes += sent + torrents[i].bytes.size();
   }
   std::string manifest_text = SerializeManifest(m);
   DS_RETURN_IF_ERROR(bucket->Put(ManifestKey(o.model, id), std::as_bytes(std::span(manifest_text))));

@@ -8,6 +8,7 @@
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/manifest.h"
 #include "deltaswarm/roles.h"
+#include "deltaswarm/swarm.h"
 #include "deltaswarm/synth.h"
 #include "nginx_server.h"
 #include "roles/local_store.h"
@@ -276,4 +277,31 @@ TEST_CASE("directory checkpoints: files a delta leaves unchanged are hard-linked
   CHECK(inode(tmp / "node/versions/1/config.json") == inode(tmp / "node/versions/2/config.json"));
   CHECK(inode(tmp / "node/versions/1/tokenizer/vocab.txt") == inode(tmp / "node/versions/2/tokenizer/vocab.txt"));
   CHECK(inode(tmp / "node/versions/1/weights.bin") != inode(tmp / "node/versions/2/weights.bin"));
+}
+
+TEST_CASE("publish writes each artifact's torrent; the manifest authenticates it; its web seed is the bucket") {
+  World w(true);
+  PublishAll(w);
+  auto trusted = TrustedKey::Load(w.tmp / "key.pub");
+  REQUIRE(trusted.ok());
+  auto manifest_bytes = ReadBytes(w.BucketDir() + "/m/versions/5/manifest.json");
+  auto m = ParseManifest(std::as_bytes(std::span(manifest_bytes)), "manifest.json");
+  REQUIRE(m.ok());
+  REQUIRE(VerifyManifest(*m, std::span(&trusted.value(), 1), "manifest.json").ok());
+  const ManifestArtifact* delta = m->Find("delta");
+  REQUIRE(delta != nullptr);
+  auto torrent = ReadBytes(w.BucketDir() + "/m/versions/5/delta.torrent");
+  CHECK(torrent.size() == delta->torrent_size);
+  CHECK(Sha256Of(std::as_bytes(std::span(torrent))) == delta->torrent_sha256);
+
+  // A node with no peer at all fetches the chunks from the bucket's objects,
+  // through the web seed written into the torrent.
+  auto swarm = Swarm::Start({});
+  REQUIRE(swarm.ok());
+  auto id = (*swarm)->AddDownload(std::as_bytes(std::span(torrent)), w.tmp / "swarm", {});
+  REQUIRE(id.ok());
+  Status done = (*swarm)->WaitFinished(*id, 30, nullptr);
+  INFO(done.message());
+  REQUIRE(done.ok());
+  CHECK(SameTree(w.tmp / "swarm/delta", w.BucketDir() + "/m/versions/5/delta"));
 }
