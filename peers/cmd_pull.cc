@@ -16,6 +16,14 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
   sub->add_option("--version", o->version, "Pull this version, even if older than the held one (default: latest)");
   sub->add_option("--keep", o->keep, "Versions kept in DIR (default 3)");
   sub->add_option("-j,--threads", o->threads, "Worker threads (default: all cores)");
+  sub->add_option("--peer", o->peers,
+                  "Swarm peer ip:port (repeatable; a few suffice, PEX finds the rest): chunks then come from peers");
+  sub->add_option("--listen", o->listen, "Swarm listen address ip:port (default 0.0.0.0:0, any free port)");
+  sub->add_option("--fallback-after", o->fallback_after_s,
+                  "Seconds without swarm progress before an HTTP bucket serves as web seed (default 10; <0: never)");
+  sub->add_option("--linger", o->linger_s, "Seconds to keep seeding after switching (default 0)");
+  sub->add_option("--upload-rate", o->upload_rate, "Swarm upload limit, bytes/s, also for local peers (0: none)");
+  sub->add_option("--download-rate", o->download_rate, "Swarm download limit, bytes/s (0: none)");
   AddOutputFlags(sub, registry);
   sub->callback([o, &registry] {
     registry.chosen = "pull";
@@ -27,6 +35,7 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
                     {"to_version", r.to_version},
                     {"changed", r.changed},
                     {"downloaded_bytes", r.downloaded_bytes},
+                    {"swarm_bytes", r.swarm_bytes},
                     {"target_bytes", r.target_bytes},
                     {"steps", r.steps},
                     {"note", r.note},
@@ -39,7 +48,8 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
       std::string path;
       for (const auto& s : r.steps) path += (path.empty() ? "" : ", ") + s;
       out.text += o->dest + ": version " + std::to_string(r.from_version) + " -> " + std::to_string(r.to_version) +
-                  " via " + path + "; downloaded " + HumanBytes(r.downloaded_bytes) + " for a " +
+                  " via " + path + "; " + HumanBytes(r.swarm_bytes) + " from the swarm, " +
+                  HumanBytes(r.downloaded_bytes) + " from the bucket, for a " +
                   HumanBytes(r.target_bytes) + " checkpoint\n";
       return out;
     };

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   AddPublishCommand(app, registry);
   AddPullCommand(app, registry);
   AddGcCommand(app, registry);
+  AddSeedCommand(app, registry);
   AddKeygenCommand(app, registry);
 
   try {

@@ -2,7 +2,9 @@
 // pulls them, an operator collects garbage. Bucket layout: docs/FORMAT.md.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,17 @@ struct PullOptions {
   uint64_t version = 0;             // 0: follow refs/latest (never backwards)
   uint64_t keep = 3;                // versions kept in the store
   unsigned threads = 0;
+  // Swarm: with peers ("ip:port", a bounded list; PEX finds the rest) the
+  // chunks come from the swarm and the bucket serves only manifests and
+  // torrents, plus, for an HTTP bucket, pieces no peer has provided for
+  // fallback_after_s (negative: never).
+  std::vector<std::string> peers;
+  std::string listen = "0.0.0.0:0";
+  double fallback_after_s = 10;
+  double swarm_timeout_s = 3600;
+  double linger_s = 0;              // keep seeding this long after switching
+  int upload_rate = 0;              // bytes/s, 0 = unlimited
+  int download_rate = 0;
 };
 
 struct PullReport {
@@ -55,6 +68,7 @@ struct PullReport {
   uint64_t downloaded_bytes = 0;
   uint64_t target_bytes = 0;
   std::vector<std::string> steps;  // "keyframe 4", "delta 5", ...
+  uint64_t swarm_bytes = 0;        // payload received from peers (and web seeds) over the swarm
   std::string note;                // e.g. why refs/latest was ignored, or a repair
 };
 
@@ -63,6 +77,23 @@ struct PullReport {
 // after it), verifying every manifest signature, chunk and frame, and
 // switching dest/current atomically once the new version is verified.
 Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress);
+
+struct SeedOptions {
+  std::string bucket;
+  std::string model;
+  std::vector<std::string> trust;
+  std::string dir;                  // where the artifacts are kept
+  uint64_t version = 0;             // 0: refs/latest
+  std::string listen = "0.0.0.0:0";
+  std::vector<std::string> peers;
+  int upload_rate = 0;
+};
+
+// Fetches (verified) the artifacts of a version from the bucket, or finds them
+// in dir, and seeds them until *stop becomes true. on_ready(endpoint) is called
+// once it serves.
+Status Seed(const SeedOptions& options, const std::function<void(const std::string&)>& on_ready,
+            const std::atomic<bool>& stop, const ProgressFn& progress);
 
 struct GcReport {
   std::vector<uint64_t> removed;

@@ -63,6 +63,9 @@ struct SwarmOptions {
   // libtorrent's tick: rate-limit quota is refilled once per tick, so a short
   // tick starts limited transfers sooner.
   int tick_interval_ms = 20;
+  // Use the web seeds written into torrents. false: a download uses a web seed
+  // only once AddWebSeed adds it (the bucket as a fallback, not a peer).
+  bool torrent_web_seeds = true;
 };
 
 // A torrent within one Swarm. 0 is never a valid id.

@@ -1,7 +1,9 @@
 // deltaswarm pull: choose the cheapest path to the wanted version, download
 // and check every object against signed manifests, apply, switch `current`.
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
@@ -10,6 +12,7 @@
 #include "roles/bucket_layout.h"
 #include "roles/checkpoint_sha.h"
 #include "roles/local_store.h"
+#include "roles/swarm_fetch.h"
 
 namespace deltaswarm {
 
@@ -44,6 +47,9 @@ class Puller {
     uint64_t held = UsableHeldVersion(want);
     DS_ASSIGN_OR_RETURN(std::vector<Step> steps, PlanSteps(held, want));
     DS_RETURN_IF_ERROR(CheckFreeSpace(steps, want));
+    if (!o_.peers.empty()) DS_RETURN_IF_ERROR(FetchOverSwarm(steps));
+    // Checks every object against the manifest; fetches from the bucket only
+    // what is missing (everything, without a swarm).
     for (const Step& s : steps) {
       DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(bucket_, o_.model, s.version, *s.artifact,
                                                          StagingFor(s), progress_));
@@ -64,6 +70,7 @@ class Puller {
       base = out;
     }
     DS_RETURN_IF_ERROR(store_.SwitchCurrent(want));
+    if (swarm_) Linger();
     DS_RETURN_IF_ERROR(RemoveAll(store_.dir() + "/staging"));
     DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
     report_.changed = true;
@@ -73,6 +80,36 @@ class Puller {
 
  private:
   std::string StagingFor(const Step& s) const { return store_.StagingDir(s.version) + "/" + s.artifact->dir; }
+
+  // Downloads every step's artifact from the swarm into its staging dir.
+  Status FetchOverSwarm(const std::vector<Step>& steps) {
+    SwarmOptions so;
+    so.listen = o_.listen;
+    so.peers = o_.peers;
+    so.upload_rate = o_.upload_rate;
+    so.download_rate = o_.download_rate;
+    so.torrent_web_seeds = false;  // the bucket is a fallback, not a peer
+    DS_ASSIGN_OR_RETURN(swarm_, Swarm::Start(so));
+    std::vector<TorrentId> ids;
+    for (const Step& s : steps) {
+      DS_ASSIGN_OR_RETURN(auto torrent, FetchTorrent(bucket_, o_.model, s.version, *s.artifact));
+      DS_ASSIGN_OR_RETURN(TorrentId id, swarm_->AddDownload(torrent, store_.StagingDir(s.version), {}));
+      ids.push_back(id);
+    }
+    for (size_t i = 0; i < steps.size(); ++i) {
+      std::string what = steps[i].artifact->kind + " " + std::to_string(steps[i].version);
+      DS_RETURN_IF_ERROR(AwaitTorrent(*swarm_, ids[i], what, WebSeedFor(bucket_, o_.model, steps[i].version),
+                                      o_.fallback_after_s, o_.swarm_timeout_s, progress_));
+      report_.swarm_bytes += swarm_->GetStatus(ids[i]).all_time_download;
+    }
+    return Status::Ok();
+  }
+
+  // Keeps seeding what this node fetched, so that later nodes find peers.
+  void Linger() {
+    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(o_.linger_s);
+    while (std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 
   // The held version if a delta chain can start from it: older than want and
   // still matching its manifest (else the node is repaired from a keyframe).
@@ -164,6 +201,7 @@ class Puller {
   const ProgressFn& progress_;
   PullReport report_;
   std::map<uint64_t, Manifest> manifests_;
+  std::unique_ptr<Swarm> swarm_;
 };
 
 }  // namespace

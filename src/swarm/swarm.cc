@@ -97,6 +97,7 @@ struct Swarm::Impl {
       atp.flags |= lt::torrent_flags::duplicate_is_error;
       if (seed) atp.flags |= lt::torrent_flags::seed_mode;  // data known good: no recheck
       if (!options.pex) atp.flags |= lt::torrent_flags::disable_pex;
+      if (!seed && !options.torrent_web_seeds && atp.ti) atp.ti->set_web_seeds({});
       for (const auto& url : web_seeds) atp.url_seeds.push_back(url);
       for (const auto& url : options.trackers) atp.trackers.push_back(url);
       atp.peers = bootstrap;
@@ -148,8 +149,8 @@ struct Swarm::Impl {
       out.total_done = static_cast<uint64_t>(st.total_wanted_done);
       out.payload_download_rate = static_cast<uint64_t>(st.download_payload_rate);
       out.payload_upload_rate = static_cast<uint64_t>(st.upload_payload_rate);
-      out.all_time_upload = static_cast<uint64_t>(st.all_time_upload);
-      out.all_time_download = static_cast<uint64_t>(st.all_time_download);
+      out.all_time_upload = static_cast<uint64_t>(st.total_payload_upload);
+      out.all_time_download = static_cast<uint64_t>(st.total_payload_download);
       out.peers = st.num_peers;
       out.hash_failures = e->hash_failures;
       out.seeding = st.state == lt::torrent_status::seeding;

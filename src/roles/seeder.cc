@@ -1,0 +1,42 @@
+// deltaswarm seed: hold a version's artifacts (verified against the signed
+// manifest) and serve them to the swarm until told to stop.
+#include <chrono>
+#include <thread>
+
+#include "deltaswarm/bucket.h"
+#include "deltaswarm/roles.h"
+#include "deltaswarm/swarm.h"
+#include "roles/artifact_transfer.h"
+#include "roles/bucket_layout.h"
+#include "roles/swarm_fetch.h"
+
+namespace deltaswarm {
+
+Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>& on_ready,
+            const std::atomic<bool>& stop, const ProgressFn& progress) {
+  DS_RETURN_IF_ERROR(CheckModelName(o.model));
+  DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket));
+  uint64_t version = o.version;
+  if (version == 0) {
+    DS_ASSIGN_OR_RETURN(version, ReadLatest(*bucket, o.model));
+    if (version == 0) return NotFound(bucket->Describe(LatestKey(o.model)) + ": no published version");
+  }
+  DS_ASSIGN_OR_RETURN(Manifest m, FetchManifest(*bucket, o.model, version, trusted));
+  SwarmOptions so;
+  so.listen = o.listen;
+  so.peers = o.peers;
+  so.upload_rate = o.upload_rate;
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm, Swarm::Start(so));
+  std::string save = o.dir + "/" + std::to_string(version);
+  for (const auto& a : m.artifacts) {
+    DS_RETURN_IF_ERROR(DownloadArtifact(*bucket, o.model, version, a, save + "/" + a.dir, progress).status());
+    DS_ASSIGN_OR_RETURN(auto torrent, FetchTorrent(*bucket, o.model, version, a));
+    DS_RETURN_IF_ERROR(swarm->AddSeed(torrent, save).status());
+  }
+  if (on_ready) on_ready(swarm->endpoint());
+  while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return Status::Ok();
+}
+
+}  // namespace deltaswarm

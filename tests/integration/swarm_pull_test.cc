@@ -1,0 +1,93 @@
+// Nodes pull a version over a real swarm of separate processes: a `seed`
+// process and `pull --peer` nodes on 127.0.0.1, with the bucket unable to
+// serve chunks (deleted after the seed fetched them), so every chunk crosses
+// the swarm.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "deltaswarm/manifest.h"
+#include "deltaswarm/synth.h"
+#include "test_util.h"
+
+using namespace deltaswarm;
+using namespace deltaswarm::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Stops (SIGTERM, then SIGKILL) a spawned process on scope exit.
+struct Process {
+  int pid;
+  ~Process() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      if (WaitFor(pid, 10) < 0) KillAndReap(pid);
+    }
+  }
+};
+
+std::string WaitForLine(const std::string& path, double timeout_s) {
+  for (int i = 0; i < timeout_s * 10; ++i) {
+    std::ifstream f(path);
+    std::string line;
+    if (f && std::getline(f, line) && !line.empty()) return line;
+    ::usleep(100000);
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("four nodes pull a version from a seed process over the swarm, byte-identical") {
+  TempDir tmp;
+  SynthOptions s;
+  s.out_dir = tmp / "ckpt";
+  s.params = 5000000;  // 10 MB of bf16
+  s.versions = 1;
+  s.lr = 1e-5;
+  REQUIRE(Synthesize(s, nullptr).ok());
+  REQUIRE(GenerateKeyPair(tmp / "key", false).ok());
+  for (int v = 0; v <= 1; ++v) {
+    auto r = RunDeltaswarm({"publish", "--bucket", tmp / "bucket", "--model", "m", "--key", tmp / "key",
+                            "--state", tmp / "state", "--keyframe-every", "1", "-q",
+                            tmp / "ckpt/v" + std::to_string(v) + "/model.safetensors"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+
+  Process seed{SpawnDeltaswarm({"seed", "--bucket", tmp / "bucket", "--model", "m", "--trust", tmp / "key.pub",
+                                "--dir", tmp / "seed", "--listen", "127.0.0.1:0", "--ready-file", tmp / "ready",
+                                "--upload-rate", "20000000", "-q"})};
+  std::string endpoint = WaitForLine(tmp / "ready", 60);
+  REQUIRE(!endpoint.empty());
+
+  // From here on only the swarm can provide chunks.
+  for (auto& e : fs::recursive_directory_iterator(tmp / "bucket/m/versions"))
+    if (e.path().extension() == ".dsc") fs::remove(e.path());
+
+  std::vector<int> nodes;
+  for (int i = 0; i < 4; ++i)
+    nodes.push_back(SpawnDeltaswarm({"pull", "--bucket", tmp / "bucket", "--model", "m", "--dest",
+                                     tmp / ("node" + std::to_string(i)), "--trust", tmp / "key.pub", "--peer",
+                                     endpoint, "--listen", "127.0.0.1:0", "--linger", "3", "-q"}));
+  for (int i = 0; i < 4; ++i) CHECK(WaitFor(nodes[i], 120) == 0);
+  for (int i = 0; i < 4; ++i)
+    CHECK(SameTree(tmp / ("node" + std::to_string(i)) + "/current/model.safetensors",
+                   tmp / "ckpt/v1/model.safetensors"));
+
+  auto last = RunDeltaswarm({"pull", "--bucket", tmp / "bucket", "--model", "m", "--dest", tmp / "late", "--trust",
+                             tmp / "key.pub", "--peer", endpoint, "--listen", "127.0.0.1:0", "--json"});
+  INFO(last.err);
+  REQUIRE(last.exit_code == 0);
+  std::string out = last.out.substr(0, last.out.find_last_not_of('\n') + 1);
+  auto summary = nlohmann::json::parse(out.substr(out.rfind('\n') + 1));
+  REQUIRE(summary["event"] == "summary");
+  CHECK(summary["result"]["downloaded_bytes"] == 0);
+  CHECK(summary["result"]["swarm_bytes"].get<uint64_t>() > 0);
+  CHECK(SameTree(tmp / "late/current/model.safetensors", tmp / "ckpt/v1/model.safetensors"));
+}
