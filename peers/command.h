@@ -43,6 +43,7 @@ void AddPublishCommand(CLI::App& app, Registry& registry);
 void AddPullCommand(CLI::App& app, Registry& registry);
 void AddGcCommand(CLI::App& app, Registry& registry);
 void AddSeedCommand(CLI::App& app, Registry& registry);
+void AddStatusCommand(CLI::App& app, Registry& registry);
 void AddKeygenCommand(CLI::App& app, Registry& registry);
 
 // Adds --json and --quiet to a subcommand.

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   AddPullCommand(app, registry);
   AddGcCommand(app, registry);
   AddSeedCommand(app, registry);
+  AddStatusCommand(app, registry);
   AddKeygenCommand(app, registry);
 
   try {

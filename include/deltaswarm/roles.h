@@ -95,6 +95,16 @@ struct SeedOptions {
 Status Seed(const SeedOptions& options, const std::function<void(const std::string&)>& on_ready,
             const std::atomic<bool>& stop, const ProgressFn& progress);
 
+struct StoreStatus {
+  uint64_t current = 0;            // the version DIR/current points to; 0 if none
+  std::string model;               // from the current version's manifest
+  uint64_t current_bytes = 0;
+  std::vector<uint64_t> versions;  // complete versions held, ascending
+};
+
+// Reads a node's store without locking or changing it (a pull may be running).
+Result<StoreStatus> ReadStoreStatus(const std::string& dir);
+
 struct GcReport {
   std::vector<uint64_t> removed;
   uint64_t oldest_kept = 0;

@@ -10,6 +10,7 @@
 #include "core/file.h"
 #include "deltaswarm/delta.h"
 #include "roles/checkpoint_sha.h"
+#include "deltaswarm/roles.h"
 
 namespace deltaswarm {
 
@@ -150,6 +151,24 @@ Status LocalStore::Prune(uint64_t keep) {
   for (size_t i = 0; i < excess; ++i)
     if (ids[i] != cur) DS_RETURN_IF_ERROR(Remove(ids[i]));
   return Status::Ok();
+}
+
+}  // namespace deltaswarm
+
+namespace deltaswarm {
+
+Result<StoreStatus> ReadStoreStatus(const std::string& dir) {
+  if (!IsDirectory(dir + "/manifests")) return NotFound(dir + ": not a deltaswarm store (no manifests/)");
+  LocalStore store = LocalStore::View(dir);
+  StoreStatus status;
+  status.current = store.current();
+  status.versions = store.Versions();
+  if (status.current != 0) {
+    DS_ASSIGN_OR_RETURN(Manifest m, store.LoadManifest(status.current));
+    status.model = m.model;
+    for (const auto& f : m.files) status.current_bytes += f.size;
+  }
+  return status;
 }
 
 }  // namespace deltaswarm

@@ -24,6 +24,8 @@ class LocalStore {
   // Creates the layout if missing and removes leftovers of interrupted runs
   // (temporary names of a killed apply or download).
   static Result<LocalStore> Open(const std::string& dir);
+  // Read-only view for reporting: no lock, no cleanup.
+  static LocalStore View(const std::string& dir) { return LocalStore(dir, -1); }
   ~LocalStore();
   LocalStore(LocalStore&& other) noexcept;
   LocalStore& operator=(LocalStore&&) = delete;

@@ -100,6 +100,11 @@ void ChainAndEveryStart(bool http) {
     if (start == 0) CHECK(r->steps == std::vector<std::string>{"keyframe 4", "delta 5"});
     if (start == 3) CHECK(r->steps == std::vector<std::string>{"delta 4", "delta 5"});
     if (start == kVersions) CHECK(!r->changed);
+    auto status = ReadStoreStatus(w.tmp / dest);
+    REQUIRE(status.ok());
+    CHECK(status->current == kVersions);
+    CHECK(status->model == "m");
+    CHECK(status->versions.back() == kVersions);
   }
 }
 
