@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -135,17 +136,39 @@ int WaitFor(int pid, double timeout_s) {
 }
 
 bool SameTree(const std::string& a, const std::string& b) {
-  if (fs::is_regular_file(a) || fs::is_regular_file(b))
-    return fs::is_regular_file(a) && fs::is_regular_file(b) && ReadBytes(a) == ReadBytes(b);
-  if (!fs::is_directory(a) || !fs::is_directory(b)) return false;
+  // Says why on stderr: a bare "false" from a flaky comparison tells nothing.
+  auto differ = [&](const std::string& why) {
+    std::fprintf(stderr, "SameTree(%s, %s): %s\n", a.c_str(), b.c_str(), why.c_str());
+    return false;
+  };
+  if (fs::is_regular_file(a) || fs::is_regular_file(b)) {
+    if (!fs::is_regular_file(a) || !fs::is_regular_file(b)) return differ("not both regular files");
+    return ReadBytes(a) == ReadBytes(b) || differ("contents differ");
+  }
+  if (!fs::is_directory(a) || !fs::is_directory(b)) return differ("not both directories");
   std::vector<std::string> na, nb;
   for (auto& e : fs::recursive_directory_iterator(a)) na.push_back(fs::relative(e.path(), a).string());
   for (auto& e : fs::recursive_directory_iterator(b)) nb.push_back(fs::relative(e.path(), b).string());
   std::sort(na.begin(), na.end());
   std::sort(nb.begin(), nb.end());
-  if (na != nb) return false;
-  for (auto& n : na)
-    if (fs::is_regular_file(a + "/" + n) && ReadBytes(a + "/" + n) != ReadBytes(b + "/" + n)) return false;
+  if (na != nb) {
+    std::string only;
+    for (auto& n : na)
+      if (!std::binary_search(nb.begin(), nb.end(), n)) only += " <" + n;
+    for (auto& n : nb)
+      if (!std::binary_search(na.begin(), na.end(), n)) only += " >" + n;
+    return differ("names differ:" + only);
+  }
+  for (auto& n : na) {
+    if (!fs::is_regular_file(a + "/" + n)) continue;
+    auto x = ReadBytes(a + "/" + n), y = ReadBytes(b + "/" + n);
+    if (x != y) {
+      size_t at = 0;
+      while (at < std::min(x.size(), y.size()) && x[at] == y[at]) ++at;
+      return differ(n + " differs: sizes " + std::to_string(x.size()) + " and " + std::to_string(y.size()) +
+                    ", first difference at byte " + std::to_string(at));
+    }
+  }
   return true;
 }
 

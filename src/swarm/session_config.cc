@@ -40,7 +40,8 @@ Result<lt::settings_pack> MakeSettings(const SwarmOptions& options) {
 
   lt::settings_pack s;
   s.set_str(lt::settings_pack::listen_interfaces, options.listen);
-  s.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error);
+  s.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error |
+                                            lt::alert_category::storage);  // cache_flushed_alert
   s.set_bool(lt::settings_pack::enable_dht, false);
   s.set_bool(lt::settings_pack::enable_lsd, false);
   s.set_bool(lt::settings_pack::enable_upnp, false);

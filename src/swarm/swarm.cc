@@ -47,6 +47,10 @@ struct Swarm::Impl {
     std::string name;
     int hash_failures = 0;
     std::string error;  // the last torrent or file error alert, if any
+    // libtorrent may report every piece passed while their writes are still
+    // queued; a cache flush is a fence behind them, so "finished" waits for it.
+    bool flush_requested = false;
+    bool flushed = false;
   };
 
   SwarmOptions options;
@@ -81,6 +85,8 @@ struct Swarm::Impl {
         if (Entry* e = FindByHandle(te->handle)) e->error = te->message();
       } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
         if (Entry* e = FindByHandle(fe->handle)) e->error = fe->message();
+      } else if (auto* cf = lt::alert_cast<lt::cache_flushed_alert>(a)) {
+        if (Entry* e = FindByHandle(cf->handle); e != nullptr && e->flush_requested) e->flushed = true;
       }
     }
   }
@@ -109,7 +115,9 @@ struct Swarm::Impl {
       if (ec == lt::errors::duplicate_torrent) return AlreadyExists("torrent " + name + ": already added");
       if (ec) return LtErrorStatus("torrent " + name, ec);
       const uint64_t id = next_id++;
-      torrents[id] = Entry{h, name, 0, {}};
+      Entry& entry = torrents[id];
+      entry.handle = h;
+      entry.name = name;
       return TorrentId{id};
     } catch (const std::exception& e) {
       return LtExceptionStatus("torrent", e);
@@ -157,6 +165,13 @@ struct Swarm::Impl {
       const bool checking = st.state == lt::torrent_status::checking_files ||
                             st.state == lt::torrent_status::checking_resume_data;
       out.finished = !checking && (st.is_finished || out.seeding);
+      if (out.finished && !e->flushed) {
+        if (!e->flush_requested) {
+          e->flush_requested = true;
+          e->handle.flush_cache();
+        }
+        out.finished = false;  // not yet: its last writes may still be queued
+      }
       if (st.errc) out.error = e->error.empty() ? st.errc.message() : e->error;
     } catch (const std::exception& ex) {
       out.error = LtExceptionStatus("torrent " + e->name, ex).message();
