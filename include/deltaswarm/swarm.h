@@ -66,6 +66,12 @@ struct SwarmOptions {
   // Use the web seeds written into torrents. false: a download uses a web seed
   // only once AddWebSeed adds it (the bucket as a fallback, not a peer).
   bool torrent_web_seeds = true;
+  // Seeds of this session hand each connected node only its own share of
+  // pieces (a few pieces out at a time, re-handed when a node leaves or
+  // stalls), so each piece leaves the seed about once and nodes trade the
+  // rest. For the publisher's or a gateway's seed; nodes need nothing set.
+  bool share_seed = false;
+  int share_in_flight_pieces = 4;  // pieces out with nodes at a time, over all nodes
 };
 
 // A torrent within one Swarm. 0 is never a valid id.
@@ -133,6 +139,8 @@ class Swarm {
   // on_progress (may be empty) is called about every 100 ms, without the lock.
   Status WaitFinished(TorrentId id, double timeout_s,
                       const std::function<void(const TorrentStatus&)>& on_progress);
+  // Payload bytes this session has uploaded, over all its torrents.
+  uint64_t UploadedBytes();
   // Stops the torrent and forgets it; its files stay on disk. Unknown ids are ignored.
   void Remove(TorrentId id);
 

@@ -27,15 +27,24 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
   so.listen = o.listen;
   so.peers = o.peers;
   so.upload_rate = o.upload_rate;
+  so.share_seed = true;  // each piece leaves this seed about once
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm, Swarm::Start(so));
   std::string save = o.dir + "/" + std::to_string(version);
+  uint64_t payload = 0;
   for (const auto& a : m.artifacts) {
+    payload += a.bytes();
     DS_RETURN_IF_ERROR(DownloadArtifact(*bucket, o.model, version, a, save + "/" + a.dir, progress).status());
     DS_ASSIGN_OR_RETURN(auto torrent, FetchTorrent(*bucket, o.model, version, a));
     DS_RETURN_IF_ERROR(swarm->AddSeed(torrent, save).status());
   }
   if (on_ready) on_ready(swarm->endpoint());
-  while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Reports the payload uploaded so far, about once a second ("upload" phase,
+  // of the artifacts' total size: past 1.0 the seed has sent duplicates).
+  for (int ticks = 0; !stop.load(); ++ticks) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (progress && ticks % 10 == 9) progress("upload", swarm->UploadedBytes(), payload);
+  }
+  if (progress) progress("upload", swarm->UploadedBytes(), payload);
   return Status::Ok();
 }
 

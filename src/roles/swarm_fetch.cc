@@ -35,9 +35,9 @@ Status AwaitTorrent(Swarm& swarm, TorrentId id, const std::string& what, const s
   bool fallback = false;
   for (;;) {
     Status st = swarm.WaitFinished(id, 0.25, nullptr);
-    if (st.ok() || st.code() != Code::kCancelled) return st;
     TorrentStatus s = swarm.GetStatus(id);
-    if (progress) progress("swarm", s.total_done, s.total_wanted);
+    if (progress && (st.ok() || st.code() == Code::kCancelled)) progress("swarm", s.total_done, s.total_wanted);
+    if (st.ok() || st.code() != Code::kCancelled) return st;
     if (s.total_done != last_done) {
       last_done = s.total_done;
       last_change = Clock::now();

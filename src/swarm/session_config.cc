@@ -32,6 +32,7 @@ Result<lt::settings_pack> MakeSettings(const SwarmOptions& options) {
   DS_RETURN_IF_ERROR(ParseEndpoint(options.listen, /*allow_port0=*/true).status());
   if (options.upload_rate < 0 || options.download_rate < 0)
     return InvalidArgument("swarm: rate limits must be >= 0");
+  if (options.share_in_flight_pieces < 1) return InvalidArgument("swarm: share_in_flight_pieces must be >= 1");
   if (options.tick_interval_ms < 1 || options.tick_interval_ms > 1000)
     return InvalidArgument("swarm: tick_interval_ms must be in 1..1000");
   if (options.peers.size() > Swarm::kMaxPeers)
@@ -60,6 +61,13 @@ Result<lt::settings_pack> MakeSettings(const SwarmOptions& options) {
   // A peer that sends data failing the hash check is banned (the default;
   // said here so that nobody turns it off by accident), web seeds included.
   s.set_bool(lt::settings_pack::ban_web_seeds, true);
+  // A share seed says so in its peer id (see share_plugin.h), and unchokes
+  // every node so that each can fetch its share at once.
+  s.set_str(lt::settings_pack::peer_fingerprint, options.share_seed ? "-SD0100-" : "-DS0100-");
+  if (options.share_seed) s.set_int(lt::settings_pack::unchoke_slots_limit, -1);
+  // A share seed is upload-only and offers nothing at first: a node must not
+  // drop it as redundant before its shares arrive.
+  s.set_bool(lt::settings_pack::close_redundant_connections, false);
   // Hash failures and torrent errors must not be lost while nobody pops alerts for a while.
   s.set_int(lt::settings_pack::alert_queue_size, 10000);
   return s;

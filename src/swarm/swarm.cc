@@ -17,6 +17,7 @@
 
 #include "swarm/lt_errors.h"
 #include "swarm/session_config.h"
+#include "swarm/share_plugin.h"
 
 namespace deltaswarm {
 
@@ -104,6 +105,17 @@ struct Swarm::Impl {
       if (seed) atp.flags |= lt::torrent_flags::seed_mode;  // data known good: no recheck
       if (!options.pex) atp.flags |= lt::torrent_flags::disable_pex;
       if (!seed && !options.torrent_web_seeds && atp.ti) atp.ti->set_web_seeds({});
+      if (seed && options.share_seed && atp.ti) {
+        ShareSeedOptions share;
+        share.in_flight_pieces = options.share_in_flight_pieces;
+        share.upload_rate = options.upload_rate;
+        const int pieces = atp.ti->num_pieces(), piece_bytes = atp.ti->piece_length();
+        atp.extensions.push_back([=](const lt::torrent_handle&, lt::client_data_t) {
+          return MakeShareSeedPlugin(pieces, piece_bytes, share);
+        });
+      } else {
+        atp.extensions.push_back([](const lt::torrent_handle&, lt::client_data_t) { return MakeShareNodePlugin(); });
+      }
       for (const auto& url : web_seeds) atp.url_seeds.push_back(url);
       for (const auto& url : options.trackers) atp.trackers.push_back(url);
       atp.peers = bootstrap;
@@ -307,6 +319,14 @@ TorrentStatus Swarm::GetStatus(TorrentId id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->PumpLocked();
   return impl_->StatusLocked(id);
+}
+
+uint64_t Swarm::UploadedBytes() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->PumpLocked();
+  uint64_t total = 0;
+  for (const auto& [id, entry] : impl_->torrents) total += impl_->StatusLocked(TorrentId{id}).all_time_upload;
+  return total;
 }
 
 Status Swarm::WaitFinished(TorrentId id, double timeout_s,
