@@ -1,10 +1,15 @@
 // deltaswarm publish --bucket URL --model NAME --key KEY CHECKPOINT
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <thread>
 
 #include "command.h"
 #include "deltaswarm/roles.h"
 #include "progress_reporter.h"
+#include "stop_signal.h"
 
 namespace deltaswarm::cli {
 
@@ -13,7 +18,44 @@ struct PublishArgs {
   PublishOptions options;
   std::string frame_size = "4Mi";
   std::string chunk_size = "32Mi";
+  // --seed: serve the published version's artifacts afterwards.
+  bool seed = false;
+  SeedOptions seed_options;
+  std::string ready_file;
+  double seed_duration_s = 0;
 };
+
+// Seeds the version just published from STATE/chunks/ (kept by the publish;
+// anything missing or damaged is fetched from the bucket, verified) until
+// SIGTERM/SIGINT or --seed-duration. Returns the endpoint it served on.
+Result<std::string> SeedPublished(const PublishArgs& args, const PublishOptions& o, uint64_t version,
+                                  const OutputOptions& output, const ProgressFn& progress) {
+  const std::atomic<bool>& stop = InstallStopSignals();
+  SeedOptions so = args.seed_options;
+  so.bucket = o.bucket;
+  so.model = o.model;
+  so.trust = {o.key + ".pub"};
+  so.dir = o.state + "/chunks";
+  so.version = version;
+  std::string endpoint;
+  auto on_ready = [&](const std::string& ep) {
+    endpoint = ep;
+    if (!args.ready_file.empty()) std::ofstream(args.ready_file) << ep << "\n";
+    if (output.json)
+      std::cout << nlohmann::json{{"event", "seeding"}, {"command", "publish"}, {"version", version}, {"endpoint", ep}}
+                       .dump()
+                << std::endl;
+    else if (!output.quiet)
+      std::cout << "seeding " << o.model << " version " << version << " on " << ep << std::endl;
+    if (args.seed_duration_s > 0)
+      std::thread([d = args.seed_duration_s] {
+        std::this_thread::sleep_for(std::chrono::duration<double>(d));
+        RequestStop();
+      }).detach();
+  };
+  DS_RETURN_IF_ERROR(Seed(so, on_ready, stop, progress));
+  return endpoint;
+}
 
 std::string DefaultState(const std::string& model) {
   const char* home = std::getenv("HOME");
@@ -40,12 +82,21 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
   sub->add_option("--frame-size", args->frame_size, "Raw bytes per frame (default 4Mi)");
   sub->add_option("--chunk-size", args->chunk_size, "Target chunk file size (default 32Mi)");
   sub->add_option("--level", o.diff.zstd_level, "zstd level for dense and full frames (default 3)");
+  sub->add_flag("--seed", args->seed, "After publishing, seed the new version's chunks until SIGTERM or SIGINT");
+  sub->add_option("--listen", args->seed_options.listen, "With --seed: TCP address ip:port (default 0.0.0.0:0)");
+  sub->add_option("--peer", args->seed_options.peers, "With --seed: peer ip:port to connect to; repeatable");
+  sub->add_option("--tracker", args->seed_options.trackers, "With --seed: tracker announce URL; repeatable");
+  sub->add_option("--upload-rate", args->seed_options.upload_rate, "With --seed: upload limit, bytes/s (0: none)");
+  sub->add_option("--seed-duration", args->seed_duration_s,
+                  "With --seed: stop after this many seconds (default: until SIGTERM or SIGINT)");
+  sub->add_option("--ready-file", args->ready_file, "With --seed: write the ip:port peers reach the seed at");
   AddOutputFlags(sub, registry);
   sub->callback([args, &registry] {
     registry.chosen = "publish";
-    registry.body = [args](ProgressFn progress) -> Result<CommandOutput> {
+    registry.body = [args, &registry](ProgressFn progress) -> Result<CommandOutput> {
       PublishOptions o = args->options;
       if (o.state.empty()) o.state = DefaultState(o.model);
+      o.keep_chunks = args->seed;
       DS_ASSIGN_OR_RETURN(o.diff.frame_bytes, ParseCount(args->frame_size));
       DS_ASSIGN_OR_RETURN(o.diff.chunk_bytes, ParseCount(args->chunk_size));
       DS_ASSIGN_OR_RETURN(PublishReport r, Publish(o, progress));
@@ -67,6 +118,13 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
       if (r.keyframe_bytes) out.text += ", keyframe " + HumanBytes(r.keyframe_bytes);
       out.text += "; uploaded " + HumanBytes(r.uploaded_bytes) + " to " + o.bucket + "\n";
       if (!r.note.empty()) out.text += "note: " + r.note + "\n";
+      if (args->seed) {
+        // The publish is done and live; say so before seeding for hours.
+        if (!registry.output.json && !registry.output.quiet) std::cout << out.text << std::flush;
+        DS_ASSIGN_OR_RETURN(std::string endpoint, SeedPublished(*args, o, r.version, registry.output, progress));
+        out.result["endpoint"] = endpoint;
+        out.text = "stopped seeding " + o.model + " version " + std::to_string(r.version) + "\n";
+      }
       return out;
     };
   });

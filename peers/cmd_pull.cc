@@ -18,6 +18,8 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
   sub->add_option("-j,--threads", o->threads, "Worker threads (default: all cores)");
   sub->add_option("--peer", o->peers,
                   "Swarm peer ip:port (repeatable; a few suffice, PEX finds the rest): chunks then come from peers");
+  sub->add_option("--tracker", o->trackers,
+                  "Tracker announce URL (repeatable): chunks then come from the swarm it finds, with or without --peer");
   sub->add_option("--listen", o->listen, "Swarm listen address ip:port (default 0.0.0.0:0, any free port)");
   sub->add_option("--fallback-after", o->fallback_after_s,
                   "Seconds without swarm progress before an HTTP bucket serves as web seed (default 10; <0: never)");
@@ -36,6 +38,7 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
                     {"changed", r.changed},
                     {"downloaded_bytes", r.downloaded_bytes},
                     {"swarm_bytes", r.swarm_bytes},
+                    {"hash_failures", r.hash_failures},
                     {"target_bytes", r.target_bytes},
                     {"steps", r.steps},
                     {"note", r.note},

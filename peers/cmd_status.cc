@@ -1,4 +1,4 @@
-// deltaswarm status --dest DIR: which version a node holds.
+// deltaswarm status --dest DIR: which version a node holds, and whose chunks it seeds.
 #include "command.h"
 #include "deltaswarm/roles.h"
 #include "progress_reporter.h"
@@ -16,11 +16,15 @@ void AddStatusCommand(CLI::App& app, Registry& registry) {
       DS_ASSIGN_OR_RETURN(StoreStatus s, ReadStoreStatus(*dest));
       CommandOutput out;
       out.result = {{"dest", *dest},         {"current", s.current}, {"model", s.model},
-                    {"current_bytes", s.current_bytes}, {"versions", s.versions}};
-      std::string held;
-      for (uint64_t v : s.versions) held += (held.empty() ? "" : ", ") + std::to_string(v);
+                    {"current_bytes", s.current_bytes}, {"versions", s.versions}, {"seeding", s.seeding}};
+      auto list = [](const std::vector<uint64_t>& ids) {
+        std::string text;
+        for (uint64_t v : ids) text += (text.empty() ? "" : ", ") + std::to_string(v);
+        return text;
+      };
       out.text = s.current ? *dest + ": " + s.model + " version " + std::to_string(s.current) + " (" +
-                                 HumanBytes(s.current_bytes) + "); keeps " + held + "\n"
+                                 HumanBytes(s.current_bytes) + "); keeps " + list(s.versions) +
+                                 (s.seeding.empty() ? "" : "; chunks kept for seeding: " + list(s.seeding)) + "\n"
                            : *dest + ": no version yet\n";
       return out;
     };

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   AddSeedCommand(app, registry);
   AddStatusCommand(app, registry);
   AddKeygenCommand(app, registry);
+  AddNodeCommand(app, registry);
 
   try {
     app.parse(argc, argv);

@@ -7,8 +7,8 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libzstd-dev libxxhash-dev libssl-dev
   nlohmann-json3-dev libcli11-dev doctest-dev libcurl4-openssl-dev
-  nginx-light curl
-  libtorrent-rasterbar-dev
+  nginx-light curl opentracker
+  libtorrent-rasterbar-dev libyaml-cpp-dev
   zstd xdelta3 time python3
 )
 

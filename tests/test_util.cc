@@ -1,7 +1,11 @@
 #include "test_util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,6 +137,114 @@ int WaitFor(int pid, double timeout_s) {
   }
   KillAndReap(pid);
   return -1;
+}
+
+int SpawnProgram(const std::string& program, const std::vector<std::string>& args, const std::string& stdout_path,
+                 const std::string& stderr_path) {
+  // Everything the child needs is built before fork: it only calls async-signal-safe code.
+  std::vector<std::string> copy = args;
+  copy.insert(copy.begin(), program);
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string out = stdout_path.empty() ? "/dev/null" : stdout_path;
+  const std::string err = stderr_path.empty() ? "/dev/null" : stderr_path;
+  const pid_t parent = ::getpid();
+  std::fflush(nullptr);  // or the child would repeat our buffered output
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test takes its children along
+    if (::getppid() != parent) ::_exit(127);
+    int in_fd = ::open("/dev/null", O_RDONLY);
+    int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in_fd < 0 || out_fd < 0 || err_fd < 0) ::_exit(126);
+    ::dup2(in_fd, STDIN_FILENO);
+    ::dup2(out_fd, STDOUT_FILENO);
+    ::dup2(err_fd, STDERR_FILENO);
+    ::execv(program.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int SpawnDeltaswarmTo(const std::vector<std::string>& args, const std::string& stdout_path,
+                      const std::string& stderr_path) {
+  return SpawnProgram(DS_BINARY, args, stdout_path, stderr_path);
+}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
+  if (this != &o) {
+    Stop();
+    pid_ = o.pid_;
+    grace_s_ = o.grace_s_;
+    o.pid_ = -1;
+  }
+  return *this;
+}
+
+int ChildProcess::Wait(double timeout_s) {
+  if (pid_ <= 0) return -1;
+  const int pid = pid_;
+  pid_ = -1;
+  for (int i = 0; i <= static_cast<int>(timeout_s * 100); ++i) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    ::usleep(10000);
+  }
+  KillAndReap(pid);
+  return -1;
+}
+
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
+  KillAndReap(pid_);
+  pid_ = -1;
+}
+
+void ChildProcess::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  (void)Wait(grace_s_);  // kills and reaps after grace_s
+}
+
+std::string ReadFileText(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string WaitForFirstLine(const std::string& path, double timeout_s) {
+  for (int i = 0; i <= static_cast<int>(timeout_s * 20); ++i) {
+    std::ifstream f(path);
+    std::string line;
+    // Only a complete line: the writer may be half-way through it.
+    if (f && std::getline(f, line) && !line.empty() && !f.eof()) return line;
+    ::usleep(50000);
+  }
+  return "";
+}
+
+std::vector<int> FreeTcpPorts(int n) {
+  std::vector<int> fds, ports;
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      break;
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  if (static_cast<int>(ports.size()) != n) throw std::runtime_error("FreeTcpPorts: cannot bind a free port");
+  return ports;
 }
 
 bool SameTree(const std::string& a, const std::string& b) {

@@ -23,6 +23,9 @@ struct PublishOptions {
   uint64_t keyframe_every = 10;  // versions 1, 1+K, 1+2K, ... also get a keyframe
   uint64_t keep = 2;             // versions kept in the state store
   DiffOptions diff;
+  // Keep the uploaded artifacts in STATE/chunks/<id>/<kind>/ (for publish
+  // --seed) instead of removing them with the staging directory.
+  bool keep_chunks = false;
 };
 
 struct PublishReport {
@@ -53,6 +56,7 @@ struct PullOptions {
   // torrents, plus, for an HTTP bucket, pieces no peer has provided for
   // fallback_after_s (negative: never).
   std::vector<std::string> peers;
+  std::vector<std::string> trackers;  // announce URLs: also pulls over the swarm, with or without peers
   std::string listen = "0.0.0.0:0";
   double fallback_after_s = 10;
   double swarm_timeout_s = 3600;
@@ -69,6 +73,7 @@ struct PullReport {
   uint64_t target_bytes = 0;
   std::vector<std::string> steps;  // "keyframe 4", "delta 5", ...
   uint64_t swarm_bytes = 0;        // payload received from peers (and web seeds) over the swarm
+  int hash_failures = 0;           // swarm pieces that failed their hash check (and were fetched again)
   std::string note;                // e.g. why refs/latest was ignored, or a repair
 };
 
@@ -86,6 +91,7 @@ struct SeedOptions {
   uint64_t version = 0;             // 0: refs/latest
   std::string listen = "0.0.0.0:0";
   std::vector<std::string> peers;
+  std::vector<std::string> trackers;  // announce URLs added to every torrent seeded
   int upload_rate = 0;
 };
 
@@ -100,10 +106,57 @@ struct StoreStatus {
   std::string model;               // from the current version's manifest
   uint64_t current_bytes = 0;
   std::vector<uint64_t> versions;  // complete versions held, ascending
+  std::vector<uint64_t> seeding;   // held versions whose chunks are kept for seeding (DIR/chunks/<id>/)
 };
 
 // Reads a node's store without locking or changing it (a pull may be running).
 Result<StoreStatus> ReadStoreStatus(const std::string& dir);
+
+struct NodeOptions {
+  std::string bucket;
+  std::string model;
+  std::string dest;                 // the node's local store (as for pull)
+  std::vector<std::string> trust;   // public keys (PEM) whose manifests are trusted
+  std::string listen = "0.0.0.0:0";
+  std::vector<std::string> peers;     // "ip:port" swarm peers to start from
+  std::vector<std::string> trackers;  // tracker announce URLs
+  double poll_interval_s = 10;      // between reads of refs/latest
+  double fallback_after_s = 10;     // without swarm progress before the HTTP bucket is a web seed (<0: never)
+  uint64_t keep = 3;                // versions kept in the store
+  uint64_t seed_versions = 2;       // the newest held versions whose chunks are kept and seeded
+  int upload_rate = 0;              // bytes/s, 0 = unlimited
+  int download_rate = 0;
+  std::string on_update;            // run by /bin/sh -c after each switch (may be empty)
+  unsigned threads = 0;
+  double swarm_timeout_s = 3600;    // one version's swarm download, before it is retried
+};
+
+// What a running node reports as it goes.
+struct NodeEvent {
+  std::string type;      // "ready", "seeding", "pulled", "pull_failed", "on_update", "on_update_failed", "warning"
+  uint64_t version = 0;  // the version concerned, if any
+  std::string message;   // one line for people
+  PullReport pull;       // for "pulled"
+  std::string endpoint;  // for "ready": ip:port peers reach this node at
+};
+
+struct NodeReport {
+  std::string endpoint;            // where peers reached this node
+  uint64_t current = 0;            // the version held at exit
+  std::vector<uint64_t> pulled;    // versions switched to while running
+  uint64_t swarm_bytes = 0;
+  uint64_t downloaded_bytes = 0;   // from the bucket
+};
+
+// Runs a node until *stop becomes true: re-seeds the kept chunks of the
+// versions it holds, then polls refs/latest every poll_interval_s, pulls each
+// new version through one swarm session (verified as Pull does), switches
+// current, runs on_update (a failure is reported, not fatal) and keeps seeding
+// the chunks of the newest seed_versions versions. Failed pulls are reported
+// and retried at the next poll. Returns within about a second of *stop (an
+// apply in progress finishes first).
+Result<NodeReport> RunNode(const NodeOptions& options, const std::atomic<bool>& stop,
+                           const std::function<void(const NodeEvent&)>& on_event, const ProgressFn& progress);
 
 struct GcReport {
   std::vector<uint64_t> removed;

@@ -36,7 +36,7 @@ LocalStore::LocalStore(LocalStore&& other) noexcept : dir_(std::move(other.dir_)
 
 Result<LocalStore> LocalStore::Open(const std::string& dir) {
   std::error_code ec;
-  for (const char* sub : {"versions", "manifests", "staging"}) {
+  for (const char* sub : {"versions", "manifests", "staging", "chunks"}) {
     fs::create_directories(fs::path(dir) / sub, ec);
     if (ec) return IoError(dir + "/" + sub + ": cannot create: " + ec.message());
   }
@@ -88,6 +88,18 @@ std::vector<uint64_t> LocalStore::Versions() const {
 
 std::string LocalStore::VersionDir(uint64_t id) const { return dir_ + "/versions/" + std::to_string(id); }
 std::string LocalStore::StagingDir(uint64_t id) const { return dir_ + "/staging/" + std::to_string(id); }
+std::string LocalStore::ChunksDir(uint64_t id) const { return dir_ + "/chunks/" + std::to_string(id); }
+
+std::vector<uint64_t> LocalStore::ChunkVersions() const {
+  std::vector<uint64_t> ids;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(fs::path(dir_) / "chunks", ec)) {
+    uint64_t id;
+    if (e.is_directory(ec) && ParseId(e.path().filename().string(), &id)) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
 
 std::string LocalStore::CheckpointPath(const Manifest& m) const {
   if (m.target_is_directory || m.files.empty()) return VersionDir(m.version);
@@ -141,15 +153,33 @@ Status LocalStore::SwitchCurrent(uint64_t id) {
 Status LocalStore::Remove(uint64_t id) {
   DS_RETURN_IF_ERROR(RemoveAll(dir_ + "/manifests/" + std::to_string(id) + ".json"));
   DS_RETURN_IF_ERROR(RemoveAll(dir_ + "/manifests/" + std::to_string(id) + ".dsi"));
+  DS_RETURN_IF_ERROR(RemoveAll(ChunksDir(id)));
   return RemoveAll(VersionDir(id));
 }
 
-Status LocalStore::Prune(uint64_t keep) {
+std::vector<uint64_t> LocalStore::Survivors(uint64_t keep) const {
   std::vector<uint64_t> ids = Versions();
   uint64_t cur = current();
   size_t excess = ids.size() > keep ? ids.size() - keep : 0;
-  for (size_t i = 0; i < excess; ++i)
-    if (ids[i] != cur) DS_RETURN_IF_ERROR(Remove(ids[i]));
+  std::vector<uint64_t> kept;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (i >= excess || ids[i] == cur) kept.push_back(ids[i]);
+  return kept;
+}
+
+Status LocalStore::Prune(uint64_t keep) {
+  std::vector<uint64_t> kept = Survivors(keep);
+  for (uint64_t id : Versions())
+    if (!std::binary_search(kept.begin(), kept.end(), id)) DS_RETURN_IF_ERROR(Remove(id));
+  return Status::Ok();
+}
+
+Status LocalStore::PruneChunks(const std::vector<uint64_t>& seeded) {
+  std::vector<uint64_t> held = Versions();
+  uint64_t newest = held.empty() ? 0 : held.back();
+  for (uint64_t id : ChunkVersions())
+    if (id <= newest && std::find(seeded.begin(), seeded.end(), id) == seeded.end())
+      DS_RETURN_IF_ERROR(RemoveAll(ChunksDir(id)));
   return Status::Ok();
 }
 
@@ -163,6 +193,8 @@ Result<StoreStatus> ReadStoreStatus(const std::string& dir) {
   StoreStatus status;
   status.current = store.current();
   status.versions = store.Versions();
+  for (uint64_t id : store.ChunkVersions())
+    if (std::binary_search(status.versions.begin(), status.versions.end(), id)) status.seeding.push_back(id);
   if (status.current != 0) {
     DS_ASSIGN_OR_RETURN(Manifest m, store.LoadManifest(status.current));
     status.model = m.model;

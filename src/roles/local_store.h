@@ -5,6 +5,8 @@
 //                           check the version at memory speed
 //   DIR/current             symbolic link to versions/<id>, replaced atomically
 //   DIR/staging/<id>/<kind>/ downloaded artifacts, removed once applied
+//   DIR/chunks/<id>/<kind>/  a node's kept artifacts (index and chunks) of the
+//                           versions it seeds; torrents save to DIR/chunks/<id>
 // A version counts as held once its manifest is saved, which happens only
 // after its files were verified. Not thread-safe; an open store holds an
 // exclusive lock (DIR/lock), so a second process gets kIoError "in use".
@@ -39,6 +41,10 @@ class LocalStore {
 
   std::string VersionDir(uint64_t id) const;
   std::string StagingDir(uint64_t id) const;
+  // Where a node keeps version id's artifacts for seeding (a torrent's save path).
+  std::string ChunksDir(uint64_t id) const;
+  // Versions with a DIR/chunks/<id>/ directory (complete or not), ascending.
+  std::vector<uint64_t> ChunkVersions() const;
   // The checkpoint path of a version: the directory itself, or the single file in it.
   std::string CheckpointPath(const Manifest& m) const;
 
@@ -52,9 +58,14 @@ class LocalStore {
   Status CheckVersion(const Manifest& m, unsigned threads) const;
   // Points DIR/current at versions/<id> (a new link renamed over the old).
   Status SwitchCurrent(uint64_t id);
+  // The versions Prune(keep) leaves: the newest `keep` and the current one, ascending.
+  std::vector<uint64_t> Survivors(uint64_t keep) const;
   // Removes all but the newest `keep` versions (never the current one).
   Status Prune(uint64_t keep);
-  // Forgets a version (its files and manifest).
+  // Removes the kept chunks of every version not in `seeded`, except those
+  // newer than every held version (a download to resume).
+  Status PruneChunks(const std::vector<uint64_t>& seeded);
+  // Forgets a version (its files, manifest and kept chunks).
   Status Remove(uint64_t id);
 
  private:

@@ -1,6 +1,7 @@
 // deltaswarm publish: diff against the previous published version (kept in a
 // local store), upload chunks, then the signed manifest, then refs/latest.
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <future>
 #include <optional>
@@ -157,6 +158,14 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   // publish a fetch from the bucket, so it is a warning, not a failed publish.
   Status kept = KeepCopy(o, *store, m, staging + "/" + m.artifacts.front().dir + "/" + kIndexFileName);
   if (!kept.ok()) report.note = "published, but the state store did not keep it: " + kept.message();
+  if (o.keep_chunks) {
+    // publish --seed serves these: same filesystem, so a rename, not a copy.
+    // Failing only costs the seed a download from the bucket.
+    std::string chunks = store->ChunksDir(id);
+    Status moved = RemoveAll(chunks);
+    if (moved.ok() && ::rename(staging.c_str(), chunks.c_str()) != 0) moved = ErrnoStatus(chunks, errno);
+    if (!moved.ok()) report.note += (report.note.empty() ? "" : "; ") + ("chunks not kept: " + moved.message());
+  }
   DS_RETURN_IF_ERROR(RemoveAll(staging));
   return report;
 }

@@ -12,11 +12,15 @@
 #include "roles/bucket_layout.h"
 #include "roles/checkpoint_sha.h"
 #include "roles/local_store.h"
+#include "roles/puller.h"
 #include "roles/swarm_fetch.h"
 
 namespace deltaswarm {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 struct Step {
   uint64_t version;
@@ -25,9 +29,12 @@ struct Step {
 
 class Puller {
  public:
-  Puller(const PullOptions& o, Bucket& bucket, LocalStore& store, std::vector<TrustedKey> trusted,
-         const ProgressFn& progress)
-      : o_(o), bucket_(bucket), store_(store), trusted_(std::move(trusted)), progress_(progress) {}
+  Puller(const PullOptions& o, Bucket& bucket, LocalStore& store, std::span<const TrustedKey> trusted,
+         const PullContext& context, const ProgressFn& progress)
+      : o_(o), bucket_(bucket), store_(store), trusted_(trusted), ctx_(context), progress_(progress) {}
+
+  // What this pull fetched, by step; torrents added to the context's swarm.
+  const std::vector<PulledArtifact>& artifacts() const { return artifacts_; }
 
   Result<PullReport> Run() {
     report_.from_version = store_.current();
@@ -47,7 +54,8 @@ class Puller {
     uint64_t held = UsableHeldVersion(want);
     DS_ASSIGN_OR_RETURN(std::vector<Step> steps, PlanSteps(held, want));
     DS_RETURN_IF_ERROR(CheckFreeSpace(steps, want));
-    if (!o_.peers.empty()) DS_RETURN_IF_ERROR(FetchOverSwarm(steps));
+    for (const Step& s : steps) artifacts_.push_back({s.version, s.artifact->kind, TorrentId{}});
+    if (ctx_.swarm || !o_.peers.empty() || !o_.trackers.empty()) DS_RETURN_IF_ERROR(FetchOverSwarm(steps));
     // Checks every object against the manifest; fetches from the bucket only
     // what is missing (everything, without a swarm).
     for (const Step& s : steps) {
@@ -70,39 +78,106 @@ class Puller {
       base = out;
     }
     DS_RETURN_IF_ERROR(store_.SwitchCurrent(want));
-    if (swarm_) Linger();
+    if (own_swarm_) Linger();
     DS_RETURN_IF_ERROR(RemoveAll(store_.dir() + "/staging"));
-    DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
+    if (ctx_.prune) DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
     report_.changed = true;
     for (const auto& f : manifests_.at(want).files) report_.target_bytes += f.size;
     return report_;
   }
 
  private:
-  std::string StagingFor(const Step& s) const { return store_.StagingDir(s.version) + "/" + s.artifact->dir; }
+  // A torrent's save path: the staging dir, or where a node keeps what it seeds.
+  std::string SaveDirFor(uint64_t version) const {
+    return ctx_.keep_chunks ? store_.ChunksDir(version) : store_.StagingDir(version);
+  }
+  std::string StagingFor(const Step& s) const { return SaveDirFor(s.version) + "/" + s.artifact->dir; }
 
-  // Downloads every step's artifact from the swarm into its staging dir.
+  // Downloads every step's artifact from the swarm into its save dir.
   Status FetchOverSwarm(const std::vector<Step>& steps) {
-    SwarmOptions so;
-    so.listen = o_.listen;
-    so.peers = o_.peers;
-    so.upload_rate = o_.upload_rate;
-    so.download_rate = o_.download_rate;
-    so.torrent_web_seeds = false;  // the bucket is a fallback, not a peer
-    DS_ASSIGN_OR_RETURN(swarm_, Swarm::Start(so));
-    std::vector<TorrentId> ids;
-    for (const Step& s : steps) {
+    Swarm* swarm = ctx_.swarm;
+    if (swarm == nullptr) {
+      SwarmOptions so;
+      so.listen = o_.listen;
+      so.peers = o_.peers;
+      so.trackers = o_.trackers;
+      so.upload_rate = o_.upload_rate;
+      so.download_rate = o_.download_rate;
+      so.torrent_web_seeds = false;  // the bucket is a fallback, not a peer
+      DS_ASSIGN_OR_RETURN(own_swarm_, Swarm::Start(so));
+      swarm = own_swarm_.get();
+    }
+    std::vector<std::vector<std::byte>> torrents;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const Step& s = steps[i];
       DS_ASSIGN_OR_RETURN(auto torrent, FetchTorrent(bucket_, o_.model, s.version, *s.artifact));
-      DS_ASSIGN_OR_RETURN(TorrentId id, swarm_->AddDownload(torrent, store_.StagingDir(s.version), {}));
-      ids.push_back(id);
+      DS_ASSIGN_OR_RETURN(artifacts_[i].torrent, swarm->AddDownload(torrent, SaveDirFor(s.version), {}));
+      torrents.push_back(std::move(torrent));
     }
     for (size_t i = 0; i < steps.size(); ++i) {
       std::string what = steps[i].artifact->kind + " " + std::to_string(steps[i].version);
-      DS_RETURN_IF_ERROR(AwaitTorrent(*swarm_, ids[i], what, WebSeedFor(bucket_, o_.model, steps[i].version),
-                                      o_.fallback_after_s, o_.swarm_timeout_s, progress_));
-      report_.swarm_bytes += swarm_->GetStatus(ids[i]).all_time_download;
+      std::string web_seed = WebSeedFor(bucket_, o_.model, steps[i].version);
+      if (ctx_.swarm)
+        DS_RETURN_IF_ERROR(AwaitRestarting(*swarm, i, torrents[i], what, web_seed));
+      else
+        DS_RETURN_IF_ERROR(AwaitTorrent(*swarm, artifacts_[i].torrent, what, web_seed, o_.fallback_after_s,
+                                        o_.swarm_timeout_s, progress_));
+      TorrentStatus st = swarm->GetStatus(artifacts_[i].torrent);
+      report_.swarm_bytes += st.all_time_download;
+      report_.hash_failures += st.hash_failures;
     }
     return Status::Ok();
+  }
+
+  // AwaitTorrent for a long-lived swarm: stops when ctx_.stop is set, and
+  // re-adds a stalled torrent (PullContext::restart_stalled_s).
+  Status AwaitRestarting(Swarm& swarm, size_t i, const std::vector<std::byte>& torrent, const std::string& what,
+                         const std::string& web_seed) {
+    TorrentId& id = artifacts_[i].torrent;
+    const auto start = Clock::now();
+    auto last_change = start;
+    uint64_t last_done = 0;
+    bool fallback = false;
+    double restart_after = ctx_.restart_stalled_s;
+    for (;;) {
+      if (ctx_.stop && ctx_.stop->load()) return Status(Code::kCancelled, what + ": stopped");
+      Status st = swarm.WaitFinished(id, 0.25, nullptr);
+      if (st.ok() || st.code() != Code::kCancelled) return st;
+      TorrentStatus s = swarm.GetStatus(id);
+      if (progress_) progress_("swarm", s.total_done, s.total_wanted);
+      if (s.total_done != last_done) {
+        last_done = s.total_done;
+        last_change = Clock::now();
+      }
+      if (!fallback && !web_seed.empty() && o_.fallback_after_s >= 0 && Since(last_change) >= o_.fallback_after_s) {
+        DS_RETURN_IF_ERROR(swarm.AddWebSeed(id, web_seed));
+        fallback = true;
+      }
+      if (restart_after > 0 && Since(last_change) >= restart_after) {
+        swarm.Remove(id);
+        id = TorrentId{};
+        DS_ASSIGN_OR_RETURN(id, ReAdd(swarm, torrent, SaveDirFor(artifacts_[i].version)));
+        last_change = Clock::now();
+        fallback = false;
+        restart_after = std::min(2 * restart_after, 30.0);
+      }
+      if (Since(start) > o_.swarm_timeout_s)
+        return Status(Code::kCancelled, what + ": not complete after " +
+                                            std::to_string(static_cast<int>(o_.swarm_timeout_s)) + " s (" +
+                                            std::to_string(s.total_done) + " of " + std::to_string(s.total_wanted) +
+                                            " bytes, " + std::to_string(s.peers) + " peers)");
+    }
+  }
+
+  // libtorrent removes a torrent asynchronously: adding it again may briefly
+  // find it still there.
+  static Result<TorrentId> ReAdd(Swarm& swarm, const std::vector<std::byte>& torrent, const std::string& save) {
+    const auto start = Clock::now();
+    for (;;) {
+      auto added = swarm.AddDownload(torrent, save, {});
+      if (added.ok() || added.status().code() != Code::kAlreadyExists || Since(start) > 5) return added;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
   // Keeps seeding what this node fetched, so that later nodes find peers.
@@ -197,21 +272,42 @@ class Puller {
   const PullOptions& o_;
   Bucket& bucket_;
   LocalStore& store_;
-  std::vector<TrustedKey> trusted_;
+  std::span<const TrustedKey> trusted_;
+  const PullContext& ctx_;
   const ProgressFn& progress_;
   PullReport report_;
   std::map<uint64_t, Manifest> manifests_;
-  std::unique_ptr<Swarm> swarm_;
+  std::vector<PulledArtifact> artifacts_;
+  std::unique_ptr<Swarm> own_swarm_;  // when the context brings none
 };
 
 }  // namespace
+
+Result<PullOutcome> PullInto(const PullOptions& options, Bucket& bucket, LocalStore& store,
+                             std::span<const TrustedKey> trusted, const PullContext& context,
+                             const ProgressFn& progress) {
+  Puller puller(options, bucket, store, trusted, context, progress);
+  Result<PullReport> report = puller.Run();
+  std::vector<PulledArtifact> artifacts = puller.artifacts();
+  if (!report.ok()) {
+    if (context.swarm)
+      for (const auto& a : artifacts)
+        if (a.torrent.value != 0) context.swarm->Remove(a.torrent);
+    return report.status();
+  }
+  if (!context.swarm)
+    for (auto& a : artifacts) a.torrent = TorrentId{};  // they were in Pull's own session, gone with it
+  return PullOutcome{std::move(report).value(), std::move(artifacts)};
+}
 
 Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckModelName(options.model));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(options.trust));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(options.bucket));
   DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(options.dest));
-  return Puller(options, *bucket, store, std::move(trusted), progress).Run();
+  DS_ASSIGN_OR_RETURN(PullOutcome outcome,
+                      PullInto(options, *bucket, store, trusted, PullContext{}, progress));
+  return outcome.report;
 }
 
 }  // namespace deltaswarm

@@ -26,6 +26,7 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
   SwarmOptions so;
   so.listen = o.listen;
   so.peers = o.peers;
+  so.trackers = o.trackers;
   so.upload_rate = o.upload_rate;
   so.share_seed = true;  // each piece leaves this seed about once
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm, Swarm::Start(so));

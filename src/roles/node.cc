@@ -1,0 +1,222 @@
+// deltaswarm node: a long-running puller. One swarm session for its whole
+// life: it re-seeds what it holds, follows refs/latest, pulls each new
+// version over the swarm, runs the on_update hook and keeps seeding the
+// chunks of its newest versions, so that later nodes find peers.
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "core/file.h"
+#include "deltaswarm/bucket.h"
+#include "deltaswarm/roles.h"
+#include "deltaswarm/swarm.h"
+#include "roles/bucket_layout.h"
+#include "roles/local_store.h"
+#include "roles/node_hook.h"
+#include "roles/node_seeds.h"
+#include "roles/puller.h"
+
+namespace deltaswarm {
+
+namespace {
+
+// A stalled swarm download is re-added after this long (then 2x, up to 30 s).
+constexpr double kRestartStalledS = 2;
+
+Status CheckNodeOptions(const NodeOptions& o) {
+  for (auto [value, name] : {std::pair{&o.bucket, "bucket"}, {&o.model, "model"}, {&o.dest, "dest"}})
+    if (value->empty()) return InvalidArgument(std::string(name) + " is required (config key or --" + name + ")");
+  if (o.trust.empty()) return InvalidArgument("at least one trusted key is required (config key trust or --trust)");
+  if (!(o.poll_interval_s > 0)) return InvalidArgument("the poll interval must be > 0");
+  if (o.keep == 0) return InvalidArgument("keep must be at least 1");
+  if (o.upload_rate < 0 || o.download_rate < 0) return InvalidArgument("rate limits must be >= 0");
+  return CheckModelName(o.model);
+}
+
+// The newest n of ascending ids.
+std::vector<uint64_t> Newest(const std::vector<uint64_t>& ids, uint64_t n) {
+  size_t take = std::min<size_t>(ids.size(), n);
+  return std::vector<uint64_t>(ids.end() - take, ids.end());
+}
+
+class Node {
+ public:
+  Node(const NodeOptions& o, const std::atomic<bool>& stop, const std::function<void(const NodeEvent&)>& on_event,
+       const ProgressFn& progress, Bucket& bucket, LocalStore& store, Swarm& swarm, std::vector<TrustedKey> trusted)
+      : o_(o), stop_(stop), on_event_(on_event), progress_(progress), bucket_(bucket), store_(store), swarm_(swarm),
+        trusted_(std::move(trusted)), seeds_(swarm, store, bucket, o.model) {
+    pull_.bucket = o.bucket;
+    pull_.model = o.model;
+    pull_.dest = o.dest;
+    pull_.trust = o.trust;
+    pull_.keep = o.keep;
+    pull_.threads = o.threads;
+    pull_.fallback_after_s = o.fallback_after_s;
+    pull_.swarm_timeout_s = o.swarm_timeout_s;
+    // Without peers or trackers nobody can be asked: chunks come from the
+    // bucket, and the node still seeds them to whoever connects.
+    ctx_.swarm = o.peers.empty() && o.trackers.empty() ? nullptr : &swarm;
+    ctx_.keep_chunks = o.seed_versions > 0;
+    ctx_.prune = false;
+    ctx_.stop = &stop;
+    ctx_.restart_stalled_s = kRestartStalledS;
+    report_.endpoint = swarm.endpoint();
+  }
+
+  // Seeds the kept chunks of the newest seed_versions held versions, each
+  // checked first; a version that fails is reported and left out.
+  void Reseed() {
+    std::vector<uint64_t> seeded;
+    for (uint64_t v : Newest(store_.Versions(), o_.seed_versions)) {
+      if (!IsDirectory(store_.ChunksDir(v))) continue;
+      Status st = ReseedVersion(v);
+      if (st.ok()) seeded.push_back(v);
+      else Emit("warning", v, "not seeding version " + std::to_string(v) + ": " + st.message());
+    }
+    seeds_.RetainOnly(seeded);
+    Status pruned = store_.PruneChunks(seeded);
+    if (!pruned.ok()) Emit("warning", 0, pruned.message());
+    if (!seeded.empty()) Emit("seeding", seeded.back(), "seeding the chunks of " + List(seeded));
+  }
+
+  // One poll: pulls refs/latest if it is newer than the held version.
+  void Poll() {
+    Result<PullOutcome> pulled = PullInto(pull_, bucket_, store_, trusted_, ctx_, progress_);
+    if (!pulled.ok()) {
+      if (!stop_.load()) Emit("pull_failed", 0, pulled.status().message());
+      return;
+    }
+    const PullReport& r = pulled->report;
+    if (!r.changed) return;
+    report_.pulled.push_back(r.to_version);
+    report_.swarm_bytes += r.swarm_bytes;
+    report_.downloaded_bytes += r.downloaded_bytes;
+    std::string via;
+    for (const auto& step : r.steps) via += (via.empty() ? "" : ", ") + step;
+    NodeEvent ev{"pulled", r.to_version,
+                 "version " + std::to_string(r.to_version) + " is current (via " + via + "; " +
+                     std::to_string(r.swarm_bytes) + " bytes from the swarm, " + std::to_string(r.downloaded_bytes) +
+                     " from the bucket)",
+                 r, ""};
+    if (on_event_) on_event_(ev);
+    Status kept = KeepSeeding(pulled->artifacts);
+    if (!kept.ok()) Emit("warning", r.to_version, kept.message());
+    RunOnUpdate(r.to_version);
+  }
+
+  NodeReport Finish() {
+    report_.current = store_.current();
+    return report_;
+  }
+
+ private:
+  Status ReseedVersion(uint64_t v) {
+    DS_ASSIGN_OR_RETURN(Manifest m, store_.LoadManifest(v));
+    for (const ManifestArtifact& a : m.artifacts)
+      if (IsDirectory(store_.ChunksDir(v) + "/" + a.dir)) DS_RETURN_IF_ERROR(seeds_.Add(m, a, /*verify=*/true));
+    return Status::Ok();
+  }
+
+  // After a pull: seeds what it fetched for the newest seed_versions
+  // versions, drops the rest from the swarm, then prunes the store.
+  Status KeepSeeding(const std::vector<PulledArtifact>& artifacts) {
+    std::vector<uint64_t> seeded = Newest(store_.Survivors(o_.keep), o_.seed_versions);
+    auto wanted = [&](uint64_t v) { return std::find(seeded.begin(), seeded.end(), v) != seeded.end(); };
+    Status first_error;
+    for (const PulledArtifact& a : artifacts) {
+      if (!wanted(a.version)) {
+        if (a.torrent.value != 0) swarm_.Remove(a.torrent);
+        continue;
+      }
+      if (a.torrent.value != 0) {
+        seeds_.Adopt(a.version, a.torrent);
+        continue;
+      }
+      // Fetched from the bucket (verified there): seed it now.
+      Status st = AddFromStore(a);
+      if (!st.ok() && first_error.ok()) first_error = st;
+    }
+    seeds_.RetainOnly(seeded);
+    DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
+    DS_RETURN_IF_ERROR(store_.PruneChunks(seeded));
+    Emit("seeding", seeded.empty() ? 0 : seeded.back(),
+         seeded.empty() ? "seeding nothing (seed_versions 0)" : "seeding the chunks of " + List(seeds_.Versions()));
+    return first_error;
+  }
+
+  Status AddFromStore(const PulledArtifact& a) {
+    DS_ASSIGN_OR_RETURN(Manifest m, store_.LoadManifest(a.version));
+    const ManifestArtifact* art = m.Find(a.kind);
+    if (art == nullptr) return NotFound("version " + std::to_string(a.version) + ": no " + a.kind);
+    return seeds_.Add(m, *art, /*verify=*/false);
+  }
+
+  void RunOnUpdate(uint64_t version) {
+    if (o_.on_update.empty()) return;
+    Status st = RunHook(o_.on_update,
+                        {"DELTASWARM_VERSION=" + std::to_string(version),
+                         "DELTASWARM_CHECKPOINT=" + store_.dir() + "/current", "DELTASWARM_MODEL=" + o_.model},
+                        stop_);
+    if (st.ok()) Emit("on_update", version, "on_update ran for version " + std::to_string(version));
+    else if (st.code() != Code::kCancelled) Emit("on_update_failed", version, st.message());
+  }
+
+  void Emit(const std::string& type, uint64_t version, const std::string& message) {
+    if (on_event_) on_event_(NodeEvent{type, version, message, {}, ""});
+  }
+
+  static std::string List(const std::vector<uint64_t>& ids) {
+    std::string s = ids.size() == 1 ? "version " : "versions ";
+    for (size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
+    return s;
+  }
+
+  const NodeOptions& o_;
+  const std::atomic<bool>& stop_;
+  const std::function<void(const NodeEvent&)>& on_event_;
+  const ProgressFn& progress_;
+  Bucket& bucket_;
+  LocalStore& store_;
+  Swarm& swarm_;
+  std::vector<TrustedKey> trusted_;
+  NodeSeeds seeds_;
+  PullOptions pull_;
+  PullContext ctx_;
+  NodeReport report_;
+};
+
+// Sleeps up to seconds, returning early once *stop is true.
+void SleepUnlessStopped(double seconds, const std::atomic<bool>& stop) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!stop.load() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+}  // namespace
+
+Result<NodeReport> RunNode(const NodeOptions& o, const std::atomic<bool>& stop,
+                           const std::function<void(const NodeEvent&)>& on_event, const ProgressFn& progress) {
+  DS_RETURN_IF_ERROR(CheckNodeOptions(o));
+  DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket));
+  DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(o.dest));
+  SwarmOptions so;
+  so.listen = o.listen;
+  so.peers = o.peers;
+  so.trackers = o.trackers;
+  so.upload_rate = o.upload_rate;
+  so.download_rate = o.download_rate;
+  so.torrent_web_seeds = false;  // the bucket is a fallback, not a peer
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm, Swarm::Start(so));
+
+  Node node(o, stop, on_event, progress, *bucket, store, *swarm, std::move(trusted));
+  node.Reseed();
+  if (on_event) on_event(NodeEvent{"ready", store.current(), "listening on " + swarm->endpoint(), {}, swarm->endpoint()});
+  while (!stop.load()) {
+    node.Poll();
+    SleepUnlessStopped(o.poll_interval_s, stop);
+  }
+  return node.Finish();
+}
+
+}  // namespace deltaswarm
