@@ -100,6 +100,7 @@ void AddNodeCommand(CLI::App& app, Registry& registry) {
         bool problem = e.type == "pull_failed" || e.type == "on_update_failed" || e.type == "warning";
         if (problem && (out_mode.quiet || out_mode.json)) std::cerr << "deltaswarm node: " << e.message << std::endl;
       };
+      options.on_swarm_progress = registry.swarm_progress;
       DS_ASSIGN_OR_RETURN(NodeReport r, RunNode(options, stop, on_event, progress));
       CommandOutput out;
       out.result = {{"model", options.model},      {"endpoint", r.endpoint},

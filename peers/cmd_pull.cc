@@ -29,7 +29,8 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
   AddOutputFlags(sub, registry);
   sub->callback([o, &registry] {
     registry.chosen = "pull";
-    registry.body = [o](ProgressFn progress) -> Result<CommandOutput> {
+    registry.body = [o, &registry](ProgressFn progress) -> Result<CommandOutput> {
+      o->on_swarm_progress = registry.swarm_progress;
       DS_ASSIGN_OR_RETURN(PullReport r, Pull(*o, progress));
       CommandOutput out;
       out.result = {{"model", o->model},

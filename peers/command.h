@@ -31,6 +31,8 @@ struct Registry {
   OutputOptions output;
   std::string chosen;  // name of the subcommand that was parsed
   CommandBody body;
+  // Set before body runs: the reporter's sink for swarm downloads.
+  SwarmProgressFn swarm_progress;
 };
 
 // Each adds its subcommand and options to app; the callback sets registry.body.

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   // allocation failure, reported as an internal error (exit code 1).
   Result<CommandOutput> out = Status(Code::kCancelled, "not run");
   try {
+    registry.swarm_progress = reporter.AsSwarmCallback();
     out = registry.body(reporter.AsCallback());
   } catch (const std::exception& e) {
     reporter.Finish();

@@ -53,6 +53,42 @@ void ProgressReporter::Update(const char* phase, uint64_t done, uint64_t total) 
   }
 }
 
+void ProgressReporter::UpdateSwarm(const SwarmProgress& p) {
+  if (output_.quiet && !output_.json) return;
+  const char* phase = "swarm";
+  auto now = Clock::now();
+  if (last_phase_ != phase) {
+    last_phase_ = phase;
+    phase_start_ = now;
+  } else if (p.done_bytes < p.total_bytes && now - last_ < std::chrono::milliseconds(250)) {
+    return;
+  }
+  last_ = now;
+  const double left = static_cast<double>(p.total_bytes >= p.done_bytes ? p.total_bytes - p.done_bytes : 0);
+  const double eta = p.download_bytes_per_s > 0 ? left / static_cast<double>(p.download_bytes_per_s) : 0;
+  if (output_.json) {
+    nlohmann::json ev = {{"event", "progress"},
+                         {"command", command_},
+                         {"phase", phase},
+                         {"done_bytes", p.done_bytes},
+                         {"total_bytes", p.total_bytes},
+                         {"rate_bytes_per_s", p.download_bytes_per_s},
+                         {"upload_rate_bytes_per_s", p.upload_bytes_per_s},
+                         {"peers", p.peers},
+                         {"eta_s", eta}};
+    std::cout << ev.dump() << "\n" << std::flush;
+  } else if (tty_) {
+    double pct = p.total_bytes ? 100.0 * static_cast<double>(p.done_bytes) / static_cast<double>(p.total_bytes) : 100.0;
+    std::fprintf(stderr, "\r\033[K%s swarm: %s / %s (%.0f%%) down %s/s up %s/s, %d peers, ETA %.0fs",
+                 command_.c_str(), HumanBytes(static_cast<double>(p.done_bytes)).c_str(),
+                 HumanBytes(static_cast<double>(p.total_bytes)).c_str(), pct,
+                 HumanBytes(static_cast<double>(p.download_bytes_per_s)).c_str(),
+                 HumanBytes(static_cast<double>(p.upload_bytes_per_s)).c_str(), p.peers, eta);
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+}
+
 void ProgressReporter::Finish() {
   if (drawn_) {
     std::fprintf(stderr, "\r\033[K");
@@ -63,6 +99,10 @@ void ProgressReporter::Finish() {
 
 ProgressFn ProgressReporter::AsCallback() {
   return [this](const char* phase, uint64_t done, uint64_t total) { Update(phase, done, total); };
+}
+
+SwarmProgressFn ProgressReporter::AsSwarmCallback() {
+  return [this](const SwarmProgress& p) { UpdateSwarm(p); };
 }
 
 }  // namespace deltaswarm::cli

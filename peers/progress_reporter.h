@@ -15,9 +15,12 @@ class ProgressReporter {
   ProgressReporter(std::string command, const OutputOptions& output);
   ~ProgressReporter();
   void Update(const char* phase, uint64_t done, uint64_t total);
+  // A swarm download: bytes, rates down and up, peers and ETA (phase "swarm").
+  void UpdateSwarm(const SwarmProgress& p);
   // Ends the status line, if one was drawn.
   void Finish();
   ProgressFn AsCallback();
+  SwarmProgressFn AsSwarmCallback();
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -60,6 +60,8 @@ struct PullOptions {
   std::string listen = "0.0.0.0:0";
   double fallback_after_s = 10;
   double swarm_timeout_s = 3600;
+  // Called instead of the ProgressFn for swarm downloads, with rates and peers (may be empty).
+  SwarmProgressFn on_swarm_progress;
   double linger_s = 0;              // keep seeding this long after switching
   int upload_rate = 0;              // bytes/s, 0 = unlimited
   int download_rate = 0;
@@ -129,6 +131,7 @@ struct NodeOptions {
   std::string on_update;            // run by /bin/sh -c after each switch (may be empty)
   unsigned threads = 0;
   double swarm_timeout_s = 3600;    // one version's swarm download, before it is retried
+  SwarmProgressFn on_swarm_progress;  // as in PullOptions (may be empty)
 };
 
 // What a running node reports as it goes.

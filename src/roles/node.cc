@@ -53,6 +53,7 @@ class Node {
     pull_.threads = o.threads;
     pull_.fallback_after_s = o.fallback_after_s;
     pull_.swarm_timeout_s = o.swarm_timeout_s;
+    pull_.on_swarm_progress = o.on_swarm_progress;
     // Without peers or trackers nobody can be asked: chunks come from the
     // bucket, and the node still seeds them to whoever connects.
     ctx_.swarm = o.peers.empty() && o.trackers.empty() ? nullptr : &swarm;

@@ -121,7 +121,7 @@ class Puller {
         DS_RETURN_IF_ERROR(AwaitRestarting(*swarm, i, torrents[i], what, web_seed));
       else
         DS_RETURN_IF_ERROR(AwaitTorrent(*swarm, artifacts_[i].torrent, what, web_seed, o_.fallback_after_s,
-                                        o_.swarm_timeout_s, progress_));
+                                        o_.swarm_timeout_s, o_.on_swarm_progress, progress_));
       TorrentStatus st = swarm->GetStatus(artifacts_[i].torrent);
       report_.swarm_bytes += st.all_time_download;
       report_.hash_failures += st.hash_failures;
@@ -142,9 +142,9 @@ class Puller {
     for (;;) {
       if (ctx_.stop && ctx_.stop->load()) return Status(Code::kCancelled, what + ": stopped");
       Status st = swarm.WaitFinished(id, 0.25, nullptr);
-      if (st.ok() || st.code() != Code::kCancelled) return st;
       TorrentStatus s = swarm.GetStatus(id);
-      if (progress_) progress_("swarm", s.total_done, s.total_wanted);
+      if (st.ok() || st.code() == Code::kCancelled) ReportSwarmProgress(s, o_.on_swarm_progress, progress_);
+      if (st.ok() || st.code() != Code::kCancelled) return st;
       if (s.total_done != last_done) {
         last_done = s.total_done;
         last_change = Clock::now();

@@ -27,8 +27,18 @@ std::string WebSeedFor(Bucket& bucket, const std::string& model, uint64_t id) {
   return http ? url : "";
 }
 
+void ReportSwarmProgress(const TorrentStatus& status, const SwarmProgressFn& on_swarm, const ProgressFn& progress) {
+  if (on_swarm) {
+    on_swarm({status.total_done, status.total_wanted, status.payload_download_rate, status.payload_upload_rate,
+              status.peers});
+  } else if (progress) {
+    progress("swarm", status.total_done, status.total_wanted);
+  }
+}
+
 Status AwaitTorrent(Swarm& swarm, TorrentId id, const std::string& what, const std::string& web_seed,
-                    double fallback_after_s, double timeout_s, const ProgressFn& progress) {
+                    double fallback_after_s, double timeout_s, const SwarmProgressFn& on_swarm,
+                    const ProgressFn& progress) {
   const auto start = Clock::now();
   auto last_change = start;
   uint64_t last_done = 0;
@@ -36,7 +46,7 @@ Status AwaitTorrent(Swarm& swarm, TorrentId id, const std::string& what, const s
   for (;;) {
     Status st = swarm.WaitFinished(id, 0.25, nullptr);
     TorrentStatus s = swarm.GetStatus(id);
-    if (progress && (st.ok() || st.code() == Code::kCancelled)) progress("swarm", s.total_done, s.total_wanted);
+    if (st.ok() || st.code() == Code::kCancelled) ReportSwarmProgress(s, on_swarm, progress);
     if (st.ok() || st.code() != Code::kCancelled) return st;
     if (s.total_done != last_done) {
       last_done = s.total_done;

@@ -21,9 +21,13 @@ Result<std::vector<std::byte>> FetchTorrent(Bucket& bucket, const std::string& m
 // for an HTTP bucket, empty otherwise.
 std::string WebSeedFor(Bucket& bucket, const std::string& model, uint64_t id);
 
+// Reports a swarm download's status to on_swarm (when set) or else to progress.
+void ReportSwarmProgress(const TorrentStatus& status, const SwarmProgressFn& on_swarm, const ProgressFn& progress);
+
 // Waits until the torrent is complete; after fallback_after_s without progress
 // (negative: never) adds web_seed (if any). kCancelled after timeout_s.
 Status AwaitTorrent(Swarm& swarm, TorrentId id, const std::string& what, const std::string& web_seed,
-                    double fallback_after_s, double timeout_s, const ProgressFn& progress);
+                    double fallback_after_s, double timeout_s, const SwarmProgressFn& on_swarm,
+                    const ProgressFn& progress);
 
 }  // namespace deltaswarm
