@@ -35,6 +35,8 @@ void AddSeedCommand(CLI::App& app, Registry& registry) {
   sub->add_option("--peer", o.peers, "Peer to connect to, ip:port; repeatable");
   sub->add_option("--tracker", o.trackers, "Tracker announce URL to announce the version's torrents to; repeatable");
   sub->add_option("--upload-rate", o.upload_rate, "Upload limit in bytes/s, also for local peers (0: none)");
+  sub->add_flag("!--no-share", o.share,
+                "Offer every piece to every node (libtorrent's default) instead of handing each node its share");
   sub->add_option("--ready-file", a->ready_file, "Write the ip:port peers can reach this seed at, once serving");
   sub->add_option("--duration", a->duration_s, "Stop after this many seconds (default: until SIGTERM or SIGINT)");
   AddOutputFlags(sub, registry);

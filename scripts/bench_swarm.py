@@ -12,6 +12,9 @@ been started (the seed already serving) until every node holds every chunk
 verified, A is the slowest node's apply after that, B = max(F/U, N*F/(U+N*U))
 is the fluid lower bound, S the seed's uploaded payload / F and C = N*F/U the
 client-server time. --kill-at P kills one node once it has P % of the chunks.
+--baseline also runs each N with a seed that offers every piece to every node
+(libtorrent's default, `seed --no-share`) and prints that line prefixed with
+"baseline:" and the ratio of the two times.
 Exits non-zero when a node fails or its checkpoint differs from the publisher's.
 """
 import argparse
@@ -100,7 +103,7 @@ class Node:
         self.log.close()
 
 
-def bench(work, bucket, n, rate_mbytes, kill_at, base_port):
+def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True):
     run_dir = tempfile.mkdtemp(prefix=f"n{n}-", dir=work)
     rate = int(rate_mbytes * MB)
     key_pub = os.path.join(work, "key.pub")
@@ -108,7 +111,8 @@ def bench(work, bucket, n, rate_mbytes, kill_at, base_port):
     seed_log = open(os.path.join(run_dir, "seed.log"), "w")
     seed = subprocess.Popen([DS, "seed", "--bucket", bucket, "--model", "m", "--trust", key_pub,
                              "--dir", os.path.join(run_dir, "seed"), "--listen", f"127.0.0.1:{base_port}",
-                             "--upload-rate", str(rate), "--ready-file", seed_ready, "--json"],
+                             "--upload-rate", str(rate), "--ready-file", seed_ready, "--json"]
+                            + ([] if share else ["--no-share"]),
                             stdout=subprocess.PIPE, stderr=seed_log, text=True)
     nodes = []
     try:
@@ -174,6 +178,10 @@ def bench(work, bucket, n, rate_mbytes, kill_at, base_port):
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def time_of(line):
+    return float(line.split("time_s=")[1].split()[0])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", type=int, help="one N (default: 8, 16 and 32)")
@@ -182,6 +190,7 @@ def main():
                     "(default 20, 10, 5 for N = 8, 16, 32; 160/N otherwise)")
     ap.add_argument("--runs", type=int, default=1, help="runs per N; the median line by time is printed")
     ap.add_argument("--kill-at", type=float, help="kill one node at this %% of its download")
+    ap.add_argument("--baseline", action="store_true", help="also run with libtorrent's default seed (--no-share)")
     ap.add_argument("--work", help="scratch directory (default: a temporary one, removed after)")
     ap.add_argument("--port", type=int, default=27000, help="first TCP port (seed; nodes use the next N)")
     a = ap.parse_args()
@@ -192,12 +201,18 @@ def main():
         bucket = prepare(work, a.size_mb)
         for n in ([a.nodes] if a.nodes else [8, 16, 32]):
             rate = a.rate_mbytes or {8: 20, 16: 10, 32: 5}.get(n, 160 / n)
-            lines = []
-            for _ in range(a.runs):
-                lines.append(bench(work, bucket, n, rate, a.kill_at, a.port))
-                print(f"  {lines[-1]}", file=sys.stderr)
-            by_time = sorted(lines, key=lambda l: float(l.split("time_s=")[1].split()[0]))
-            print(by_time[len(by_time) // 2], flush=True)
+            median = {}
+            for share in ([True, False] if a.baseline else [True]):
+                lines = []
+                for _ in range(a.runs):
+                    lines.append(bench(work, bucket, n, rate, a.kill_at, a.port, share))
+                    print(f"  {'' if share else 'baseline: '}{lines[-1]}", file=sys.stderr)
+                lines.sort(key=time_of)
+                median[share] = lines[len(lines) // 2]
+            if a.baseline:
+                print(f"baseline: {median[False]}")
+                print(f"default_seed_time / share_seed_time = {time_of(median[False]) / time_of(median[True]):.2f}")
+            print(median[True], flush=True)
     except (RuntimeError, subprocess.CalledProcessError) as e:
         sys.exit(f"bench_swarm: {e}")
     finally:

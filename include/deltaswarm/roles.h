@@ -95,6 +95,9 @@ struct SeedOptions {
   std::vector<std::string> peers;
   std::vector<std::string> trackers;  // announce URLs added to every torrent seeded
   int upload_rate = 0;
+  // Hand each node its share of pieces (SwarmOptions::share_seed); false
+  // offers every piece to every node, as libtorrent does by default.
+  bool share = true;
 };
 
 // Fetches (verified) the artifacts of a version from the bucket, or finds them

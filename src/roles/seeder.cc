@@ -28,7 +28,7 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
   so.peers = o.peers;
   so.trackers = o.trackers;
   so.upload_rate = o.upload_rate;
-  so.share_seed = true;  // each piece leaves this seed about once
+  so.share_seed = o.share;  // each piece leaves this seed about once
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm, Swarm::Start(so));
   std::string save = o.dir + "/" + std::to_string(version);
   uint64_t payload = 0;
