@@ -1,18 +1,16 @@
 // deltaswarm seed --bucket URL --model NAME --trust KEY.pub --dir DIR [--version ID]
 #include <chrono>
-#include <csignal>
 #include <thread>
 #include <fstream>
 #include <iostream>
 
 #include "command.h"
+#include "stop_signal.h"
 #include "deltaswarm/roles.h"
 
 namespace deltaswarm::cli {
 
 namespace {
-std::atomic<bool> g_stop{false};
-extern "C" void OnStopSignal(int) { g_stop.store(true); }
 
 struct SeedArgs {
   SeedOptions options;
@@ -43,8 +41,7 @@ void AddSeedCommand(CLI::App& app, Registry& registry) {
   sub->callback([a, &registry] {
     registry.chosen = "seed";
     registry.body = [a, &registry](ProgressFn progress) -> Result<CommandOutput> {
-      std::signal(SIGTERM, OnStopSignal);
-      std::signal(SIGINT, OnStopSignal);
+      const std::atomic<bool>& stop = InstallStopSignals();
       std::string endpoint;
       auto on_ready = [&](const std::string& ep) {
         endpoint = ep;
@@ -54,11 +51,11 @@ void AddSeedCommand(CLI::App& app, Registry& registry) {
         if (a->duration_s > 0) {
           std::thread([d = a->duration_s] {
             std::this_thread::sleep_for(std::chrono::duration<double>(d));
-            g_stop.store(true);
+            RequestStop();
           }).detach();
         }
       };
-      DS_RETURN_IF_ERROR(Seed(a->options, on_ready, g_stop, progress));
+      DS_RETURN_IF_ERROR(Seed(a->options, on_ready, stop, progress));
       CommandOutput out;
       out.result = {{"model", a->options.model}, {"endpoint", endpoint}};
       out.text = "stopped seeding " + a->options.model + "\n";
