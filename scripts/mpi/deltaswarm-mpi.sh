@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# One rank of an MPI-launched `deltaswarm pull`: run it under mpirun, one
+# process per rank. It reads only the environment Open MPI sets
+# (OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK) and
+# never calls MPI_Init, so it also works inside network namespaces.
+#
+#   mpirun -np N scripts/mpi/deltaswarm-mpi.sh --bucket URL --model NAME \
+#     --trust KEY.pub --dest-root DIR --rdv SHARED_DIR --seed IP:PORT [options] [-- pull args]
+#
+# Each rank r:
+#   1. listens on HOST:(BASE_PORT + local rank) and writes that ip:port
+#      atomically (tmp + mv) to RDV/JOBID/rank-<r>;
+#   2. picks K peers deterministically: ranks r-1, r-2, ..., r-K (mod size),
+#      never all-to-all, and waits (bounded) for their rendezvous files;
+#   3. runs `deltaswarm pull --dest DEST_ROOT/rank-<r> --listen HOST:PORT
+#      --peer SEED --peer <each peer> --fallback-after -1 --linger L ...`;
+#   4. prints `rank <r>: version <v> sha256 <sha>` (sha256 of
+#      current/*.safetensors; with several shards, the sha256 of their sorted
+#      `sha256sum` listing) and exits with pull's exit code.
+#
+# Options (environment variable in brackets; the option wins):
+#   --bucket URL        bucket [DSMPI_BUCKET]
+#   --model NAME        model name [DSMPI_MODEL]
+#   --trust KEY.pub     trusted public key [DSMPI_TRUST]
+#   --dest-root DIR     each rank uses DIR/rank-<r> [DSMPI_DEST_ROOT]
+#   --rdv DIR           rendezvous directory on a filesystem all ranks share [DSMPI_RDV]
+#   --job-id ID         rendezvous subdirectory [DSMPI_JOB_ID; default
+#                       $OMPI_MCA_orte_ess_jobid, else $PMIX_NAMESPACE]
+#   --seed IP:PORT      the seed / publisher every rank connects to [DSMPI_SEED]
+#   --base-port P       rank listens on P + local rank [DSMPI_BASE_PORT; default 6881]
+#   --host IP           address to advertise and listen on [DSMPI_HOST; default:
+#                       first address of `hostname -I`]
+#   --peers K           peers per rank besides the seed [DSMPI_PEERS; default 3]
+#   --linger S          seconds to keep seeding after the pull [DSMPI_LINGER; default 5]
+#   --wait S            seconds to wait for the peers' rendezvous files
+#                       [DSMPI_WAIT; default 60]; a missing peer is skipped
+#   --deltaswarm BIN    the binary [DELTASWARM; default: build/deltaswarm of
+#                       this checkout if present, else `deltaswarm` on PATH]
+#   -- ARGS             passed through to `deltaswarm pull` (e.g. -q, --json, -j 2)
+set -uo pipefail
+
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
+
+BUCKET=${DSMPI_BUCKET:-}
+MODEL=${DSMPI_MODEL:-}
+TRUST=${DSMPI_TRUST:-}
+DEST_ROOT=${DSMPI_DEST_ROOT:-}
+RDV=${DSMPI_RDV:-}
+JOB_ID=${DSMPI_JOB_ID:-${OMPI_MCA_orte_ess_jobid:-${PMIX_NAMESPACE:-}}}
+SEED=${DSMPI_SEED:-}
+BASE_PORT=${DSMPI_BASE_PORT:-6881}
+HOST=${DSMPI_HOST:-}
+K=${DSMPI_PEERS:-3}
+LINGER=${DSMPI_LINGER:-5}
+WAIT=${DSMPI_WAIT:-60}
+DS=${DELTASWARM:-}
+PASS=()
+
+R=${OMPI_COMM_WORLD_RANK:-}
+tag="deltaswarm-mpi${R:+[rank $R]}"
+die() { echo "$tag: error: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --) shift; PASS=("$@"); break ;;
+    --bucket|--model|--trust|--dest-root|--rdv|--job-id|--seed|--base-port|--host|--peers|--linger|--wait|--deltaswarm)
+      [ $# -ge 2 ] || die "$1 needs a value"
+      case "$1" in
+        --bucket) BUCKET=$2 ;; --model) MODEL=$2 ;; --trust) TRUST=$2 ;;
+        --dest-root) DEST_ROOT=$2 ;; --rdv) RDV=$2 ;; --job-id) JOB_ID=$2 ;;
+        --seed) SEED=$2 ;; --base-port) BASE_PORT=$2 ;; --host) HOST=$2 ;;
+        --peers) K=$2 ;; --linger) LINGER=$2 ;; --wait) WAIT=$2 ;; --deltaswarm) DS=$2 ;;
+      esac
+      shift 2 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+
+[ -n "$R" ] && [ -n "${OMPI_COMM_WORLD_SIZE:-}" ] ||
+  die "OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE not set: run under mpirun (see --help)"
+N=$OMPI_COMM_WORLD_SIZE
+LR=${OMPI_COMM_WORLD_LOCAL_RANK:-0}
+for v in BUCKET MODEL TRUST DEST_ROOT RDV SEED; do
+  [ -n "${!v}" ] || die "--$(tr 'A-Z_' 'a-z-' <<<"$v") (or DSMPI_$v) is required"
+done
+[ -n "$JOB_ID" ] || die "no job id: pass --job-id (neither OMPI_MCA_orte_ess_jobid nor PMIX_NAMESPACE is set)"
+JOB_ID=${JOB_ID//[^A-Za-z0-9._-]/_}
+[[ "$BASE_PORT" =~ ^[0-9]+$ ]] || die "--base-port must be a number"
+[[ "$K" =~ ^[0-9]+$ ]] || die "--peers must be a number"
+[[ "$WAIT" =~ ^[0-9]+$ ]] || die "--wait must be whole seconds"
+PORT=$((BASE_PORT + LR))
+[ "$PORT" -le 65535 ] || die "port $PORT out of range"
+if [ -z "$HOST" ]; then
+  HOST=$(hostname -I 2>/dev/null | awk '{ print $1 }')
+  [ -n "$HOST" ] || die "no address from hostname -I: pass --host"
+fi
+if [ -z "$DS" ]; then
+  here=$(cd "$(dirname "$0")/../.." && pwd)
+  if [ -x "$here/build/deltaswarm" ]; then DS=$here/build/deltaswarm; else DS=deltaswarm; fi
+fi
+command -v "$DS" >/dev/null || die "deltaswarm binary '$DS' not found (--deltaswarm or DELTASWARM)"
+
+# ---- rendezvous: publish our endpoint atomically
+JOBDIR=$RDV/$JOB_ID
+mkdir -p "$JOBDIR" || die "cannot create $JOBDIR"
+tmp=$JOBDIR/.rank-$R.$$.tmp
+printf '%s:%s\n' "$HOST" "$PORT" >"$tmp" && mv -f "$tmp" "$JOBDIR/rank-$R" ||
+  die "cannot write $JOBDIR/rank-$R"
+
+# ---- choose K peers: r-1, r-2, ... (mod N), distinct, never ourselves
+CHOSEN=()
+for ((i = 1; i <= K && i < N; i++)); do CHOSEN+=($(( (R - i + N) % N ))); done
+
+PEERS=()
+deadline=$((SECONDS + WAIT))
+for p in "${CHOSEN[@]+"${CHOSEN[@]}"}"; do
+  f=$JOBDIR/rank-$p
+  while [ ! -s "$f" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  if [ -s "$f" ]; then
+    ep=$(head -n 1 "$f")
+    [ -n "$ep" ] && PEERS+=(--peer "$ep")
+  else
+    echo "$tag: warning: rank $p did not register within ${WAIT} s; going on without it" >&2
+  fi
+done
+
+# ---- pull (in the background so that SIGTERM from mpirun reaches it)
+DEST=$DEST_ROOT/rank-$R
+mkdir -p "$DEST_ROOT" || die "cannot create $DEST_ROOT"
+"$DS" pull --bucket "$BUCKET" --model "$MODEL" --trust "$TRUST" --dest "$DEST" \
+  --listen "$HOST:$PORT" --peer "$SEED" "${PEERS[@]+"${PEERS[@]}"}" \
+  --fallback-after -1 --linger "$LINGER" "${PASS[@]+"${PASS[@]}"}" &
+PULL=$!
+trap 'kill -TERM "$PULL" 2>/dev/null' TERM INT
+rc=0
+wait "$PULL" || rc=$?
+# A trapped signal interrupts wait: wait again for pull's own exit code.
+while kill -0 "$PULL" 2>/dev/null; do wait "$PULL"; rc=$?; done
+trap - TERM INT
+
+if [ "$rc" != 0 ]; then
+  echo "$tag: pull exited $rc" >&2
+  exit "$rc"
+fi
+
+# ---- report
+ver=$(basename "$(readlink "$DEST/current" 2>/dev/null)")
+shopt -s nullglob
+files=("$DEST"/current/*.safetensors)
+case ${#files[@]} in
+  0) sha=none ;;
+  1) sha=$(sha256sum "${files[0]}" | cut -d' ' -f1) ;;
+  *) sha=$(cd "$DEST/current" && sha256sum -- *.safetensors | sha256sum | cut -d' ' -f1) ;;
+esac
+echo "rank $R: version ${ver:-unknown} sha256 $sha"
+exit 0
