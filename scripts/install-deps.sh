@@ -10,7 +10,7 @@ PACKAGES=(
   nginx-light curl opentracker
   libtorrent-rasterbar-dev libyaml-cpp-dev
   zstd xdelta3 time python3
-  openmpi-bin
+  openmpi-bin slurm-wlm munge
 )
 
 SUDO=""

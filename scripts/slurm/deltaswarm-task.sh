@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# One task of scripts/slurm/deltaswarm.sbatch (see its --help): run by
+# `srun --ntasks-per-node=1`, one per node. Reads SLURM_PROCID, SLURM_NODEID,
+# SLURMD_NODENAME, SLURM_JOB_NODELIST, SLURM_JOB_ID and the DSSLURM_* settings.
+#   srun --ntasks-per-node=1 deltaswarm-task.sh [PULL_ARGS]
+set -uo pipefail
+
+case "${1:-}" in -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+
+PROCID=${SLURM_PROCID:-}
+tag="deltaswarm-task${PROCID:+[task $PROCID]}"
+die() { echo "$tag: error: $*" >&2; exit 2; }
+
+for v in SLURM_PROCID SLURM_NODEID SLURMD_NODENAME SLURM_JOB_NODELIST SLURM_JOB_ID; do
+  [ -n "${!v:-}" ] || die "$v not set: run under srun inside a job (see deltaswarm.sbatch --help)"
+done
+BUCKET=${DSSLURM_BUCKET:-}
+MODEL=${DSSLURM_MODEL:-}
+TRUST=${DSSLURM_TRUST:-}
+DEST_ROOT=${DSSLURM_DEST_ROOT:-}
+SEED=${DSSLURM_SEED:-}
+BASE_PORT=${DSSLURM_BASE_PORT:-6881}
+K=${DSSLURM_PEERS:-3}
+LINGER=${DSSLURM_LINGER:-5}
+for v in BUCKET MODEL TRUST DEST_ROOT SEED; do
+  [ -n "${!v}" ] || die "DSSLURM_$v is required"
+done
+[[ "$BASE_PORT" =~ ^[0-9]+$ ]] || die "DSSLURM_BASE_PORT must be a number"
+[[ "$K" =~ ^[0-9]+$ ]] || die "DSSLURM_PEERS must be a number"
+DS=${DELTASWARM:-}
+if [ -z "$DS" ]; then
+  repo=$(cd "$(dirname "$0")/../.." && pwd)
+  if [ -x "$repo/build/deltaswarm" ]; then DS=$repo/build/deltaswarm; else DS=deltaswarm; fi
+fi
+command -v "$DS" >/dev/null || die "deltaswarm binary '$DS' not found (set DELTASWARM)"
+
+# ---- the job's nodes, in order (SLURM_NODEID indexes this list), and their addresses
+mapfile -t NODES < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
+N=${#NODES[@]}
+[ "$N" -gt 0 ] || die "cannot expand SLURM_JOB_NODELIST=$SLURM_JOB_NODELIST"
+declare -A ADDR=()
+while read -r name addr; do ADDR[$name]=$addr; done < <(
+  scontrol -o show node "$SLURM_JOB_NODELIST" |
+    sed -n 's/^NodeName=\([^ ]*\) .*NodeAddr=\([^ ]*\).*/\1 \2/p')
+ME=$SLURM_NODEID
+[ "$ME" -lt "$N" ] || die "SLURM_NODEID $ME outside the node list ($N nodes)"
+HOST=${ADDR[$SLURMD_NODENAME]:-${ADDR[${NODES[$ME]}]:-}}
+[ -n "$HOST" ] || die "no NodeAddr for $SLURMD_NODENAME"
+PORT=$((BASE_PORT + ME))
+[ "$PORT" -le 65535 ] || die "port $PORT out of range"
+
+# ---- K other nodes, a random subset seeded by the job id and our node id
+CHOSEN=$(awk -v n="$N" -v me="$ME" -v k="$K" -v seed="$SLURM_JOB_ID" 'BEGIN {
+  srand(seed * 7919 + me); m = 0
+  for (i = 0; i < n; i++) if (i != me) o[m++] = i
+  for (i = m - 1; i > 0; i--) { j = int(rand() * (i + 1)); t = o[i]; o[i] = o[j]; o[j] = t }
+  for (i = 0; i < k && i < m; i++) print o[i]
+}')
+PEERS=()
+for i in $CHOSEN; do
+  a=${ADDR[${NODES[$i]}]:-}
+  if [ -n "$a" ]; then PEERS+=(--peer "$a:$((BASE_PORT + i))")
+  else echo "$tag: warning: no NodeAddr for ${NODES[$i]}; skipping it" >&2; fi
+done
+
+# ---- pull (in the background so that SIGTERM from srun reaches it)
+DEST=$DEST_ROOT/$SLURMD_NODENAME
+mkdir -p "$DEST_ROOT" || die "cannot create $DEST_ROOT"
+"$DS" pull --bucket "$BUCKET" --model "$MODEL" --trust "$TRUST" --dest "$DEST" \
+  --listen "$HOST:$PORT" --peer "$SEED" "${PEERS[@]+"${PEERS[@]}"}" \
+  --fallback-after -1 --linger "$LINGER" "$@" &
+PULL=$!
+trap 'kill -TERM "$PULL" 2>/dev/null' TERM INT
+rc=0
+wait "$PULL" || rc=$?
+while kill -0 "$PULL" 2>/dev/null; do wait "$PULL"; rc=$?; done
+trap - TERM INT
+if [ "$rc" != 0 ]; then
+  echo "$tag: pull exited $rc" >&2
+  exit "$rc"
+fi
+
+# ---- report
+ver=$(basename "$(readlink "$DEST/current" 2>/dev/null)")
+shopt -s nullglob
+files=("$DEST"/current/*.safetensors)
+case ${#files[@]} in
+  0) sha=none ;;
+  1) sha=$(sha256sum "${files[0]}" | cut -d' ' -f1) ;;
+  *) sha=$(cd "$DEST/current" && sha256sum -- *.safetensors | sha256sum | cut -d' ' -f1) ;;
+esac
+echo "task $PROCID: version ${ver:-unknown} sha256 $sha"
+exit 0
