@@ -84,6 +84,8 @@ class SeedPeer final : public lt::peer_plugin {
   };
   std::vector<Handed> handed;  // pieces announced to this node that it has not reported yet
   uint64_t served = 0;         // handed pieces it has reported
+  std::vector<bool> announced;            // pieces this node knows the seed has
+  Clock::time_point last_progress = Clock::now();  // its last HAVE, from wherever it got the piece
 
   void SendHave(int piece) {
     const auto index = static_cast<uint32_t>(piece);
@@ -91,6 +93,7 @@ class SeedPeer final : public lt::peer_plugin {
                                      static_cast<char>(index >> 24), static_cast<char>(index >> 16),
                                      static_cast<char>(index >> 8), static_cast<char>(index)};
     pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+    if (piece < static_cast<int>(announced.size())) announced[piece] = true;
   }
 
  private:
@@ -115,6 +118,7 @@ class SeedTorrent final : public lt::torrent_plugin, public std::enable_shared_f
   std::shared_ptr<lt::peer_plugin> new_connection(const lt::peer_connection_handle& pc) override {
     if (pc.type() != lt::connection_type::bittorrent) return nullptr;
     auto peer = std::make_shared<SeedPeer>(weak_from_this(), pc);
+    peer->announced.assign(out_.size(), false);
     peers_.insert(peer.get());
     return peer;
   }
@@ -143,7 +147,28 @@ class SeedTorrent final : public lt::torrent_plugin, public std::enable_shared_f
         it = peer->handed.erase(it);
       }
     }
+    OfferToStalled(now);
     Distribute();
+  }
+
+  // A node that has reported no new piece for a while is offered pieces it
+  // lacks that are out with others: the nodes holding them may be gone or
+  // unreachable from it. Each piece is announced to a
+  // node once; it may then fetch it from the seed whenever it likes.
+  void OfferToStalled(Clock::time_point now) {
+    const auto stall = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(options_.min_deadline_s));
+    for (SeedPeer* peer : peers_) {
+      if (!peer->ready() || now - peer->last_progress < stall) continue;
+      int offered = 0;
+      for (int piece = 0; piece < static_cast<int>(out_.size()) && offered < options_.in_flight_pieces; ++piece) {
+        if (!out_[piece] || peer->announced[piece] || peer->Has(piece)) continue;
+        peer->SendHave(piece);
+        peer->handed.push_back({piece, now, now + Deadline()});
+        ++offered;
+      }
+      peer->last_progress = now;  // the next offer waits another stall period
+    }
   }
 
   // Hands pool pieces to ready nodes while fewer than in_flight_pieces are
@@ -269,6 +294,7 @@ bool SeedPeer::MarkReady(bool announced_all, bool bitfield_known) {
 }
 
 bool SeedPeer::on_have(lt::piece_index_t piece) {
+  last_progress = Clock::now();
   if (auto owner = owner_.lock()) owner->Reported(*this, static_cast<int>(piece));
   return false;
 }

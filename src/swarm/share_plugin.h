@@ -9,9 +9,11 @@
 //
 // A few pieces no connected peer holds are out at a time, each with a node
 // (the one served least); each HAVE reported back frees a slot, so shares
-// follow the nodes actually present and their speed. When a node disconnects, the pieces it was handed and the
-// pieces only it held go back to the pool. A piece handed out but not reported
-// within a deadline is handed to another node as well.
+// follow the nodes actually present and their speed. When a node disconnects,
+// the pieces it was handed and the pieces only it held go back to the pool. A
+// piece handed out but not reported within a deadline is handed to another
+// node as well, and a node that has reported no piece for min_deadline_s is
+// offered what it lacks.
 #pragma once
 
 #include <libtorrent/extensions.hpp>
