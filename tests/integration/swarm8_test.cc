@@ -24,6 +24,7 @@
 #include "nginx_server.h"
 #include "opentracker_server.h"
 #include "roles/bucket_layout.h"
+#include "published_version.h"
 #include "test_util.h"
 
 using namespace deltaswarm;
@@ -37,64 +38,6 @@ constexpr int kNodes = 8;
 constexpr double kNodesTimeoutS = 60;  // all nodes together
 
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// One version (a keyframe of a synthetic bf16 checkpoint) published into a
-// bucket (a directory, or an nginx URL whose files are under bucket_dir).
-struct Published {
-  TempDir tmp;
-  std::string bucket;      // as passed to --bucket
-  std::string bucket_dir;  // where its files are on disk
-  Manifest manifest;
-
-  Published(const std::string& bucket_url, const std::string& bucket_files, uint64_t params) {
-    bucket = bucket_url.empty() ? tmp / "bucket" : bucket_url;
-    bucket_dir = bucket_files.empty() ? tmp / "bucket" : bucket_files;
-    SynthOptions s;
-    s.out_dir = tmp / "ckpt";
-    s.params = params;
-    s.versions = 0;
-    REQUIRE(Synthesize(s, nullptr).ok());
-    REQUIRE(GenerateKeyPair(tmp / "key", false).ok());
-    ChildProcess publish(SpawnDeltaswarmTo({"publish", "--bucket", bucket, "--model", "m", "--key", tmp / "key",
-                                            "--state", tmp / "state", "-q", checkpoint()},
-                                           "", tmp / "publish.err"));
-    const int code = publish.Wait(60);
-    INFO(ReadFileText(tmp / "publish.err"));
-    REQUIRE(code == 0);
-    auto bytes = ReadBytes(bucket_dir + "/" + ManifestKey("m", 1));
-    auto m = ParseManifest(std::as_bytes(std::span(bytes)), "manifest.json");
-    REQUIRE_MESSAGE(m.ok(), m.status().ToString());
-    manifest = std::move(m).value();
-    REQUIRE(manifest.artifacts.size() == 1);
-  }
-  std::string checkpoint() const { return tmp / "ckpt/v0/model.safetensors"; }
-  std::string key_pub() const { return tmp / "key.pub"; }
-  uint64_t payload_bytes() const { return manifest.artifacts[0].bytes(); }
-  std::string info_hash() const { return manifest.artifacts[0].info_hash.Hex(); }
-
-  // Deletes the chunk objects: from now on only the swarm has them.
-  void RemoveChunks() {
-    int removed = 0;
-    for (auto& e : fs::recursive_directory_iterator(bucket_dir + "/m/versions"))
-      if (e.path().extension() == ".dsc") fs::remove(e.path()), ++removed;
-    REQUIRE(removed > 0);
-  }
-
-  // A `seed` process for version 1 (its output in tmp/seed.out, .err).
-  ChildProcess StartSeed(const std::vector<std::string>& extra, std::string* endpoint) {
-    std::vector<std::string> args = {"seed",  "--bucket", bucket,           "--model", "m", "--trust", key_pub(),
-                                     "--dir", tmp / "seed", "--listen", "127.0.0.1:0", "--ready-file",
-                                     tmp / "seed.ready", "-q"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    ChildProcess seed(SpawnDeltaswarmTo(args, tmp / "seed.out", tmp / "seed.err"));
-    *endpoint = WaitForFirstLine(tmp / "seed.ready", 30);
-    INFO(ReadFileText(tmp / "seed.err"));
-    REQUIRE(!endpoint->empty());
-    return seed;
-  }
-};
-
-std::string Loopback(int port) { return "127.0.0.1:" + std::to_string(port); }
 
 // The `summary` object of a --json run's stdout, or null.
 nlohmann::json Summary(const std::string& out) {
