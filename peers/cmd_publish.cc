@@ -1,4 +1,5 @@
-// deltaswarm publish --bucket URL --model NAME --key KEY CHECKPOINT
+// deltaswarm publish [--config publisher.yaml] --bucket URL --model NAME --key KEY CHECKPOINT [--seed]
+// Every config key has a flag; flags win. The --seed settings are flags only.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -7,6 +8,7 @@
 #include <thread>
 
 #include "command.h"
+#include "config_flags.h"
 #include "deltaswarm/roles.h"
 #include "progress_reporter.h"
 #include "stop_signal.h"
@@ -15,9 +17,8 @@ namespace deltaswarm::cli {
 
 namespace {
 struct PublishArgs {
-  PublishOptions options;
-  std::string frame_size = "4Mi";
-  std::string chunk_size = "32Mi";
+  explicit PublishArgs(CLI::App* sub) : config(sub, "configs/publisher.yaml") {}
+  ConfigFlags<PublishOptions> config;
   // --seed: serve the published version's artifacts afterwards.
   bool seed = false;
   SeedOptions seed_options;
@@ -64,24 +65,27 @@ std::string DefaultState(const std::string& model) {
 }  // namespace
 
 void AddPublishCommand(CLI::App& app, Registry& registry) {
-  auto args = std::make_shared<PublishArgs>();
-  PublishOptions& o = args->options;
   CLI::App* sub = app.add_subcommand(
       "publish", "Publish CHECKPOINT as the next version of MODEL in a bucket: delta, keyframe, signed manifest");
-  sub->add_option("checkpoint", o.checkpoint, "Checkpoint file or directory")->required();
-  sub->add_option("--bucket", o.bucket, "Bucket: a directory, file:///path or http://host:port/prefix")->required();
-  sub->add_option("--model", o.model, "Model name in the bucket ([A-Za-z0-9._-]+)")->required();
-  sub->add_option("--key", o.key, "Ed25519 private key (from deltaswarm keygen); KEY.pub must sit beside it")
-      ->required();
-  sub->add_option("--state", o.state,
-                  "Local store of the last published version (default ~/.cache/deltaswarm/publish/MODEL)");
-  sub->add_option("--keyframe-every", o.keyframe_every,
-                  "Also publish a keyframe for versions 1, 1+K, 1+2K, ... (default 10)");
-  sub->add_option("--keep", o.keep, "Versions kept in the state store (default 2)");
-  sub->add_option("-j,--threads", o.diff.threads, "Worker threads (default: all cores)");
-  sub->add_option("--frame-size", args->frame_size, "Raw bytes per frame (default 4Mi)");
-  sub->add_option("--chunk-size", args->chunk_size, "Target chunk file size (default 32Mi)");
-  sub->add_option("--level", o.diff.zstd_level, "zstd level for dense and full frames (default 3)");
+  auto args = std::make_shared<PublishArgs>(sub);
+  ConfigFlags<PublishOptions>& c = args->config;
+  c.Bind("checkpoint", &PublishOptions::checkpoint, "checkpoint", "Checkpoint file or directory");
+  c.Bind("--bucket", &PublishOptions::bucket, "bucket", "Bucket: a directory, file:///path or http://host:port/prefix");
+  c.Bind("--model", &PublishOptions::model, "model", "Model name in the bucket ([A-Za-z0-9._-]+)");
+  c.Bind("--key", &PublishOptions::key, "key",
+         "Ed25519 private key (from deltaswarm keygen); KEY.pub must sit beside it");
+  c.Bind("--state", &PublishOptions::state, "state",
+         "Local store of the last published version (empty: ~/.cache/deltaswarm/publish/MODEL)");
+  c.Bind("--keyframe-every", &PublishOptions::keyframe_every, "keyframe_every",
+         "Also publish a keyframe for versions 1, 1+K, 1+2K, ...");
+  c.Bind("--keep", &PublishOptions::keep, "keep", "Versions kept in the state store");
+  c.Bind("-j,--threads", &PublishOptions::diff, &DiffOptions::threads, "threads", "Worker threads (0: all cores)");
+  c.BindParsed("--frame-size", &PublishOptions::diff, &DiffOptions::frame_bytes, "frame_bytes",
+               "Raw bytes per frame, e.g. 4Mi", ParseCount);
+  c.BindParsed("--chunk-size", &PublishOptions::diff, &DiffOptions::chunk_bytes, "chunk_bytes",
+               "Target chunk file size, e.g. 32Mi", ParseCount);
+  c.Bind("--level", &PublishOptions::diff, &DiffOptions::zstd_level, "zstd_level",
+         "zstd level for dense and full frames");
   sub->add_flag("--seed", args->seed, "After publishing, seed the new version's chunks until SIGTERM or SIGINT");
   sub->add_option("--listen", args->seed_options.listen, "With --seed: TCP address ip:port (default 0.0.0.0:0)");
   sub->add_option("--peer", args->seed_options.peers, "With --seed: peer ip:port to connect to; repeatable");
@@ -94,11 +98,9 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
   sub->callback([args, &registry] {
     registry.chosen = "publish";
     registry.body = [args, &registry](ProgressFn progress) -> Result<CommandOutput> {
-      PublishOptions o = args->options;
+      DS_ASSIGN_OR_RETURN(PublishOptions o, args->config.Resolve());
       if (o.state.empty()) o.state = DefaultState(o.model);
       o.keep_chunks = args->seed;
-      DS_ASSIGN_OR_RETURN(o.diff.frame_bytes, ParseCount(args->frame_size));
-      DS_ASSIGN_OR_RETURN(o.diff.chunk_bytes, ParseCount(args->chunk_size));
       DS_ASSIGN_OR_RETURN(PublishReport r, Publish(o, progress));
       CommandOutput out;
       out.result = {{"model", o.model},           {"version", r.version},

@@ -1,39 +1,47 @@
-// deltaswarm pull --bucket URL --model NAME --dest DIR --trust KEY.pub [--version ID]
+// deltaswarm pull [--config pull.yaml] --bucket URL --model NAME --dest DIR --trust KEY.pub [--version ID]
+// Every config key has a flag; flags win (the MPI and Slurm launchers pass
+// --dest, --listen, --peer, --fallback-after and --linger after the file).
 #include "command.h"
+#include "config_flags.h"
 #include "deltaswarm/roles.h"
 #include "progress_reporter.h"
 
 namespace deltaswarm::cli {
 
 void AddPullCommand(CLI::App& app, Registry& registry) {
-  auto o = std::make_shared<PullOptions>();
   CLI::App* sub = app.add_subcommand(
       "pull", "Bring DIR/current to the latest (or a given) version of MODEL from a bucket, verified");
-  sub->add_option("--bucket", o->bucket, "Bucket: a directory, file:///path or http://host:port/prefix")->required();
-  sub->add_option("--model", o->model, "Model name in the bucket")->required();
-  sub->add_option("--dest", o->dest, "Local store: DIR/current -> DIR/versions/<id>/")->required();
-  sub->add_option("--trust", o->trust, "Trusted public key (PEM); repeatable")->required();
-  sub->add_option("--version", o->version, "Pull this version, even if older than the held one (default: latest)");
-  sub->add_option("--keep", o->keep, "Versions kept in DIR (default 3)");
-  sub->add_option("-j,--threads", o->threads, "Worker threads (default: all cores)");
-  sub->add_option("--peer", o->peers,
-                  "Swarm peer ip:port (repeatable; a few suffice, PEX finds the rest): chunks then come from peers");
-  sub->add_option("--tracker", o->trackers,
-                  "Tracker announce URL (repeatable): chunks then come from the swarm it finds, with or without --peer");
-  sub->add_option("--listen", o->listen, "Swarm listen address ip:port (default 0.0.0.0:0, any free port)");
-  sub->add_option("--fallback-after", o->fallback_after_s,
-                  "Seconds without swarm progress before an HTTP bucket serves as web seed (default 10; <0: never)");
-  sub->add_option("--linger", o->linger_s, "Seconds to keep seeding after switching (default 0)");
-  sub->add_option("--upload-rate", o->upload_rate, "Swarm upload limit, bytes/s, also for local peers (0: none)");
-  sub->add_option("--download-rate", o->download_rate, "Swarm download limit, bytes/s (0: none)");
+  auto c = std::make_shared<ConfigFlags<PullOptions>>(sub, "configs/cluster-node.yaml");
+  c->Bind("--bucket", &PullOptions::bucket, "bucket", "Bucket: a directory, file:///path or http://host:port/prefix");
+  c->Bind("--model", &PullOptions::model, "model", "Model name in the bucket");
+  c->Bind("--dest", &PullOptions::dest, "dest", "Local store: DIR/current -> DIR/versions/<id>/");
+  c->Bind("--trust", &PullOptions::trust, "trust", "Trusted public key (PEM); repeatable");
+  c->Bind("--version", &PullOptions::version, "version",
+          "Pull this version, even if older than the held one (0: latest)");
+  c->Bind("--keep", &PullOptions::keep, "keep", "Versions kept in DIR");
+  c->Bind("-j,--threads", &PullOptions::threads, "threads", "Worker threads (0: all cores)");
+  c->Bind("--peer", &PullOptions::peers, "peers",
+          "Swarm peer ip:port (repeatable; a few suffice, PEX finds the rest): chunks then come from peers");
+  c->Bind("--tracker", &PullOptions::trackers, "trackers",
+          "Tracker announce URL (repeatable): chunks then come from the swarm it finds, with or without --peer");
+  c->Bind("--listen", &PullOptions::listen, "listen", "Swarm listen address ip:port (port 0: any free port)");
+  c->Bind("--fallback-after", &PullOptions::fallback_after_s, "fallback_after_s",
+          "Seconds without swarm progress before an HTTP bucket serves as web seed (<0: never)");
+  c->Bind("--swarm-timeout", &PullOptions::swarm_timeout_s, "swarm_timeout_s",
+          "Seconds one version's swarm download may take before the pull fails");
+  c->Bind("--linger", &PullOptions::linger_s, "linger_s", "Seconds to keep seeding after switching");
+  c->Bind("--upload-rate", &PullOptions::upload_rate, "upload_rate",
+          "Swarm upload limit, bytes/s, also for local peers (0: none)");
+  c->Bind("--download-rate", &PullOptions::download_rate, "download_rate", "Swarm download limit, bytes/s (0: none)");
   AddOutputFlags(sub, registry);
-  sub->callback([o, &registry] {
+  sub->callback([c, &registry] {
     registry.chosen = "pull";
-    registry.body = [o, &registry](ProgressFn progress) -> Result<CommandOutput> {
-      o->on_swarm_progress = registry.swarm_progress;
-      DS_ASSIGN_OR_RETURN(PullReport r, Pull(*o, progress));
+    registry.body = [c, &registry](ProgressFn progress) -> Result<CommandOutput> {
+      DS_ASSIGN_OR_RETURN(PullOptions o, c->Resolve());
+      o.on_swarm_progress = registry.swarm_progress;
+      DS_ASSIGN_OR_RETURN(PullReport r, Pull(o, progress));
       CommandOutput out;
-      out.result = {{"model", o->model},
+      out.result = {{"model", o.model},
                     {"from_version", r.from_version},
                     {"to_version", r.to_version},
                     {"changed", r.changed},
@@ -43,15 +51,15 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
                     {"target_bytes", r.target_bytes},
                     {"steps", r.steps},
                     {"note", r.note},
-                    {"current", o->dest + "/current"}};
+                    {"current", o.dest + "/current"}};
       if (!r.note.empty()) out.text += "note: " + r.note + "\n";
       if (!r.changed) {
-        out.text += o->dest + ": at version " + std::to_string(r.to_version) + " already\n";
+        out.text += o.dest + ": at version " + std::to_string(r.to_version) + " already\n";
         return out;
       }
       std::string path;
       for (const auto& s : r.steps) path += (path.empty() ? "" : ", ") + s;
-      out.text += o->dest + ": version " + std::to_string(r.from_version) + " -> " + std::to_string(r.to_version) +
+      out.text += o.dest + ": version " + std::to_string(r.from_version) + " -> " + std::to_string(r.to_version) +
                   " via " + path + "; " + HumanBytes(r.swarm_bytes) + " from the swarm, " +
                   HumanBytes(r.downloaded_bytes) + " from the bucket, for a " +
                   HumanBytes(r.target_bytes) + " checkpoint\n";

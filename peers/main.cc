@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddStatusCommand(app, registry);
   AddKeygenCommand(app, registry);
   AddNodeCommand(app, registry);
+  AddGatewayCommand(app, registry);
 
   try {
     app.parse(argc, argv);

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The main job, as a local swarm on loopback: synthesize a checkpoint and two
 # later versions of it, publish the first as a keyframe into a directory
-# bucket with `publish --seed`, start 8 `deltaswarm node` processes (each knows
-# only the publisher's seed and 2 other nodes), then publish the next two
-# versions as signed deltas; each time wait until every node holds the new
-# version. Prints bytes and times per version and every node's SHA-256, and
-# ends with `demo: <N> nodes verified <sha256>` (exit 0) or an error (exit 1).
+# bucket with `publish --seed`, start a seed-only `deltaswarm gateway` (it
+# fetches each version from the publisher's seed once and serves the metadata
+# over HTTP) and 8 `deltaswarm node` processes behind it (each knows only the
+# gateway and 2 other nodes, and uses the gateway as its bucket), then publish
+# the next two versions as signed deltas; each time wait until every node
+# holds the new version. Prints bytes and times per version and every node's
+# SHA-256, and ends with `demo: <N> nodes verified <sha256>` (exit 0) or an
+# error (exit 1).
 #
 #   scripts/demo.sh [--params 150M] [--nodes 8] [--workdir DIR] [--keep]
 #
@@ -41,7 +44,7 @@ while [ $# -gt 0 ]; do
     --nodes) NODES=$2; shift 2 ;;
     --workdir) WORK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -144,8 +147,9 @@ t=$(now)
 FULL=$(stat -c %s "$WORK/ckpt/v0/model.safetensors")
 log "synthesized $PARAMS parameters: v0, v1, v2 of model.safetensors ($FULL bytes each) in $(since "$t") s"
 
-# Free loopback ports: [0] for the publisher's seed, [1..N] for the nodes.
-read -r -a PORTS < <(python3 - "$((NODES + 1))" <<'EOF'
+# Free loopback ports: [0] the publisher's seed, [1..N] the nodes, [N+1] the
+# gateway's seed, [N+2] its metadata server.
+read -r -a PORTS < <(python3 - "$((NODES + 3))" <<'EOF'
 import socket, sys
 socks = []
 for _ in range(int(sys.argv[1])):
@@ -155,8 +159,11 @@ for _ in range(int(sys.argv[1])):
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 )
-[ "${#PORTS[@]}" -eq $((NODES + 1)) ] || fail "could not pick $((NODES + 1)) free loopback ports"
+[ "${#PORTS[@]}" -eq $((NODES + 3)) ] || fail "could not pick $((NODES + 3)) free loopback ports"
 PUB_EP=127.0.0.1:${PORTS[0]}
+GW_EP=127.0.0.1:${PORTS[NODES + 1]}
+GW_HTTP=127.0.0.1:${PORTS[NODES + 2]}
+GW_URL=http://$GW_HTTP/
 node_ep() { echo "127.0.0.1:${PORTS[$(( ($1 % NODES) + 1 ))]}"; }
 
 # ---------------------------------------------------------------- publisher
@@ -190,12 +197,30 @@ stop_publisher() {
   [ "$rc" = 0 ] || fail "the publisher's seed ended with exit code $rc"
 }
 
+# ---------------------------------------------------------------- gateway
+GW_PID=""
+# Mirrors the bucket, fetching each version from the publisher's seed, and
+# serves nodes; returns once it serves (bounded).
+start_gateway() {
+  "$DS" gateway --bucket "$BUCKET" --model "$MODEL" --trust "$WORK/key.pub" --dir "$WORK/gateway" \
+    --listen "$GW_EP" --http "$GW_HTTP" --peer "$PUB_EP" --poll-interval 1 --keep 2 \
+    --ready-file "$WORK/gateway.ready" --json >"$WORK/gateway.log" 2>"$WORK/gateway.err" &
+  GW_PID=$!
+  PIDS+=("$GW_PID")
+  local deadline=$((SECONDS + TIMEOUT))
+  until [ -s "$WORK/gateway.ready" ]; do
+    alive "$GW_PID" || { tail_of "$WORK/gateway.err"; fail "the gateway exited before serving"; }
+    [ "$SECONDS" -lt "$deadline" ] || { tail_of "$WORK/gateway.err"; fail "the gateway did not serve within ${TIMEOUT} s"; }
+    sleep 0.1
+  done
+}
+
 # ---------------------------------------------------------------- nodes
 start_nodes() {
   local i
   for ((i = 0; i < NODES; i++)); do
-    "$DS" node --bucket "$BUCKET" --model "$MODEL" --dest "$WORK/node$i" --trust "$WORK/key.pub" \
-      --listen "$(node_ep "$i")" --peer "$PUB_EP" --peer "$(node_ep $((i + 1)))" --peer "$(node_ep $((i + 2)))" \
+    "$DS" node --bucket "$GW_URL" --model "$MODEL" --dest "$WORK/node$i" --trust "$WORK/key.pub" \
+      --listen "$(node_ep "$i")" --peer "$GW_EP" --peer "$(node_ep $((i + 1)))" --peer "$(node_ep $((i + 2)))" \
       --poll-interval 1 --fallback-after -1 --keep 1 --seed-versions 1 -j 1 \
       --ready-file "$WORK/node$i.ready" --json >"$WORK/node$i.log" 2>"$WORK/node$i.err" &
     NODE_PIDS[i]=$!
@@ -217,6 +242,7 @@ wait_nodes() {
     local still=()
     for i in "${pending[@]}"; do
       alive "${NODE_PIDS[i]}" || { tail_of "$WORK/node$i.err"; fail "node $i exited"; }
+      alive "$GW_PID" || { tail_of "$WORK/gateway.err"; fail "the gateway exited"; }
       if [ "$(current_of "$i")" -ge "$id" ] &&
          grep -q "\"type\":\"pulled\",\"version\":$id}" "$WORK/node$i.log" 2>/dev/null; then
         continue
@@ -245,7 +271,7 @@ for k in $(seq 0 "$VERSIONS"); do
   publish_seed "$k"
   publish_s=$(since "$t")
   t=$(now)
-  [ "$k" = 0 ] && start_nodes
+  if [ "$k" = 0 ]; then start_gateway; start_nodes; fi
   wait_nodes "$id"
   spread_s=$(since "$t")
   printf '%s\t%s\t%s\t%s\n' "$id" "$k" "$publish_s" "$spread_s" >>"$WORK/times.tsv"
@@ -276,6 +302,7 @@ def human(n):
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
 
+gateway = lines(os.path.join(work, "gateway.log"))
 rows = []
 for line in open(os.path.join(work, "times.tsv")):
     vid, k, publish_s, spread_s = line.split("\t")
@@ -292,33 +319,34 @@ for line in open(os.path.join(work, "times.tsv")):
     full = result.get("target_bytes", 0)
     kind = "delta" if result.get("delta_bytes") else "keyframe"
     artifact = result.get("delta_bytes") or result.get("keyframe_bytes", 0)
-    swarm = bucket_chunks = meta = 0
+    swarm = node_reads = 0
     for i in range(nodes):
         pulled = [e for e in lines(os.path.join(work, f"node{i}.log"))
                   if e.get("type") == "pulled" and e.get("version") == vid]
         if not pulled: sys.exit(f"node {i} logged no pull of version {vid}")
-        p = pulled[-1]["pull"]
-        swarm += p["swarm_bytes"]
-        bucket_chunks += p["downloaded_bytes"]
-        # Metadata each node read from the bucket: the signed manifest and the
-        # torrent of each step it took (refs/latest polls, a few bytes, left out).
-        vdir = os.path.join(work, "bucket", model, "versions")
-        for step in p["steps"]:
-            skind, sid = step.split()
-            meta += os.path.getsize(os.path.join(vdir, sid, "manifest.json"))
-            meta += os.path.getsize(os.path.join(vdir, sid, skind + ".torrent"))
-    received = (swarm + bucket_chunks) / nodes
+        swarm += pulled[-1]["pull"]["swarm_bytes"]
+        node_reads += pulled[-1]["pull"]["downloaded_bytes"]  # chunks from the gateway's HTTP: none served
+    mirrored = [e for e in gateway if e.get("type") == "mirrored" and e.get("version") == vid]
+    if not mirrored: sys.exit(f"the gateway logged no mirror of version {vid}")
+    bucket_chunks = mirrored[-1]["bucket_bytes"]
+    # Metadata the gateway read from the bucket: the signed manifest and each
+    # artifact's torrent (refs/latest polls, a few bytes, left out). Nodes
+    # read theirs from the gateway.
+    vdir = os.path.join(work, "bucket", model, "versions", str(vid))
+    meta = os.path.getsize(os.path.join(vdir, "manifest.json"))
+    meta += sum(os.path.getsize(os.path.join(vdir, f)) for f in os.listdir(vdir) if f.endswith(".torrent"))
+    received = (swarm + node_reads) / nodes
     left = seed_up + bucket_chunks + meta
     rows.append((vid, k, kind, full, artifact, received, swarm, seed_up, bucket_chunks, meta, left,
                  float(publish_s), float(spread_s)))
 
 hdr = ("version", "published", "checkpoint", "node got", "full/got", "nodes got", "left bucket",
-       "= seed sent", "+ chunk reads", "+ meta reads", "publish s", "spread s")
-fmt = "{:<8} {:<18} {:>10} {:>10} {:>8} {:>10} {:>11} {:>11} {:>13} {:>12} {:>9} {:>8}"
+       "= seed sent", "+ gw chunk reads", "+ gw meta reads", "publish s", "spread s")
+fmt = "{:<8} {:<18} {:>10} {:>10} {:>8} {:>10} {:>11} {:>11} {:>16} {:>15} {:>9} {:>8}"
 print(fmt.format(*hdr))
 for (vid, k, kind, full, artifact, received, swarm, seed_up, chunks, meta, left, ps, ss) in rows:
     print(fmt.format(f"{vid} (v{k})", f"{kind} {human(artifact)}", human(full), human(received),
-                     f"{full / received:.1f}" if received else "-", human(swarm + chunks), human(left),
+                     f"{full / received:.1f}" if received else "-", human(swarm), human(left),
                      human(seed_up), human(chunks), human(meta), f"{ps:.1f}", f"{ss:.1f}"))
 total_full = sum(r[3] for r in rows) * nodes
 total_left = sum(r[10] for r in rows)

@@ -17,6 +17,13 @@
 #   4. prints `rank <r>: version <v> sha256 <sha>` (sha256 of
 #      current/*.safetensors; with several shards, the sha256 of their sorted
 #      `sha256sum` listing) and exits with pull's exit code.
+# Failures: a rank that cannot start or whose pull fails prints one line
+# `rank <r>: FAILED: <reason> (pull exit <code>; host H[, dest D])` to stderr
+# and exits non-zero (pull's code; 2 for a launcher error). mpirun then stops
+# the other ranks (SIGTERM to each rank's process group, then SIGKILL; a rank
+# that gets to report prints `rank <r>: stopped by SIGTERM ...`) and exits
+# with the failed rank's code.
+# A stopped rank's store keeps its previous `current` (or none): run again.
 #
 # Options (environment variable in brackets; the option wins):
 #   --bucket URL        bucket [DSMPI_BUCKET]
@@ -39,7 +46,7 @@
 #   -- ARGS             passed through to `deltaswarm pull` (e.g. -q, --json, -j 2)
 set -uo pipefail
 
-usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'; }
 
 BUCKET=${DSMPI_BUCKET:-}
 MODEL=${DSMPI_MODEL:-}
@@ -57,8 +64,13 @@ DS=${DELTASWARM:-}
 PASS=()
 
 R=${OMPI_COMM_WORLD_RANK:-}
-tag="deltaswarm-mpi${R:+[rank $R]}"
-die() { echo "$tag: error: $*" >&2; exit 2; }
+LIB=$(dirname "${BASH_SOURCE[0]}")/../lib/pull-and-report.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/pull-and-report.sh
+. "$LIB" || { echo "deltaswarm-mpi${R:+[rank $R]}: error: cannot read $LIB" >&2; exit 2; }
+die() {
+  if [ -n "$R" ]; then ds_failed "rank $R" "$*"; else echo "deltaswarm-mpi: error: $*" >&2; fi
+  exit 2
+}
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -95,10 +107,7 @@ if [ -z "$HOST" ]; then
   HOST=$(hostname -I 2>/dev/null | awk '{ print $1 }')
   [ -n "$HOST" ] || die "no address from hostname -I: pass --host"
 fi
-if [ -z "$DS" ]; then
-  here=$(cd "$(dirname "$0")/../.." && pwd)
-  if [ -x "$here/build/deltaswarm" ]; then DS=$here/build/deltaswarm; else DS=deltaswarm; fi
-fi
+[ -n "$DS" ] || DS=$(ds_default_binary)
 command -v "$DS" >/dev/null || die "deltaswarm binary '$DS' not found (--deltaswarm or DELTASWARM)"
 
 # ---- rendezvous: publish our endpoint atomically
@@ -121,37 +130,15 @@ for p in "${CHOSEN[@]+"${CHOSEN[@]}"}"; do
     ep=$(head -n 1 "$f")
     [ -n "$ep" ] && PEERS+=(--peer "$ep")
   else
-    echo "$tag: warning: rank $p did not register within ${WAIT} s; going on without it" >&2
+    echo "rank $R: warning: rank $p did not register within ${WAIT} s; going on without it" >&2
   fi
 done
 
-# ---- pull (in the background so that SIGTERM from mpirun reaches it)
+# ---- pull, then report (scripts/lib/pull-and-report.sh)
 DEST=$DEST_ROOT/rank-$R
 mkdir -p "$DEST_ROOT" || die "cannot create $DEST_ROOT"
-"$DS" pull --bucket "$BUCKET" --model "$MODEL" --trust "$TRUST" --dest "$DEST" \
+ds_pull_and_report "rank $R" "host $(hostname)" "$DEST" \
+  "$DS" pull --bucket "$BUCKET" --model "$MODEL" --trust "$TRUST" --dest "$DEST" \
   --listen "$HOST:$PORT" --peer "$SEED" "${PEERS[@]+"${PEERS[@]}"}" \
-  --fallback-after -1 --linger "$LINGER" "${PASS[@]+"${PASS[@]}"}" &
-PULL=$!
-trap 'kill -TERM "$PULL" 2>/dev/null' TERM INT
-rc=0
-wait "$PULL" || rc=$?
-# A trapped signal interrupts wait: wait again for pull's own exit code.
-while kill -0 "$PULL" 2>/dev/null; do wait "$PULL"; rc=$?; done
-trap - TERM INT
-
-if [ "$rc" != 0 ]; then
-  echo "$tag: pull exited $rc" >&2
-  exit "$rc"
-fi
-
-# ---- report
-ver=$(basename "$(readlink "$DEST/current" 2>/dev/null)")
-shopt -s nullglob
-files=("$DEST"/current/*.safetensors)
-case ${#files[@]} in
-  0) sha=none ;;
-  1) sha=$(sha256sum "${files[0]}" | cut -d' ' -f1) ;;
-  *) sha=$(cd "$DEST/current" && sha256sum -- *.safetensors | sha256sum | cut -d' ' -f1) ;;
-esac
-echo "rank $R: version ${ver:-unknown} sha256 $sha"
-exit 0
+  --fallback-after -1 --linger "$LINGER" "${PASS[@]+"${PASS[@]}"}"
+exit $?

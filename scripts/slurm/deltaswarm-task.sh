@@ -3,13 +3,22 @@
 # `srun --ntasks-per-node=1`, one per node. Reads SLURM_PROCID, SLURM_NODEID,
 # SLURMD_NODENAME, SLURM_JOB_NODELIST, SLURM_JOB_ID and the DSSLURM_* settings.
 #   srun --ntasks-per-node=1 deltaswarm-task.sh [PULL_ARGS]
+# Needs scripts/lib/pull-and-report.sh (../lib from this file). On failure it
+# prints `task <i>: FAILED: <reason> (pull exit <code>; node <name>[, dest D])`
+# to stderr and exits with pull's code (2 for a setup error).
 set -uo pipefail
 
-case "${1:-}" in -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 
 PROCID=${SLURM_PROCID:-}
-tag="deltaswarm-task${PROCID:+[task $PROCID]}"
-die() { echo "$tag: error: $*" >&2; exit 2; }
+LIB=$(dirname "${BASH_SOURCE[0]}")/../lib/pull-and-report.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/pull-and-report.sh
+. "$LIB" || { echo "deltaswarm-task${PROCID:+[task $PROCID]}: error: cannot read $LIB" >&2; exit 2; }
+die() {
+  if [ -n "$PROCID" ]; then ds_failed "task $PROCID" "$* (node ${SLURMD_NODENAME:-?})"
+  else echo "deltaswarm-task: error: $*" >&2; fi
+  exit 2
+}
 
 for v in SLURM_PROCID SLURM_NODEID SLURMD_NODENAME SLURM_JOB_NODELIST SLURM_JOB_ID; do
   [ -n "${!v:-}" ] || die "$v not set: run under srun inside a job (see deltaswarm.sbatch --help)"
@@ -27,11 +36,7 @@ for v in BUCKET MODEL TRUST DEST_ROOT SEED; do
 done
 [[ "$BASE_PORT" =~ ^[0-9]+$ ]] || die "DSSLURM_BASE_PORT must be a number"
 [[ "$K" =~ ^[0-9]+$ ]] || die "DSSLURM_PEERS must be a number"
-DS=${DELTASWARM:-}
-if [ -z "$DS" ]; then
-  repo=$(cd "$(dirname "$0")/../.." && pwd)
-  if [ -x "$repo/build/deltaswarm" ]; then DS=$repo/build/deltaswarm; else DS=deltaswarm; fi
-fi
+DS=${DELTASWARM:-$(ds_default_binary)}
 command -v "$DS" >/dev/null || die "deltaswarm binary '$DS' not found (set DELTASWARM)"
 
 # ---- the job's nodes, in order (SLURM_NODEID indexes this list), and their addresses
@@ -60,34 +65,14 @@ PEERS=()
 for i in $CHOSEN; do
   a=${ADDR[${NODES[$i]}]:-}
   if [ -n "$a" ]; then PEERS+=(--peer "$a:$((BASE_PORT + i))")
-  else echo "$tag: warning: no NodeAddr for ${NODES[$i]}; skipping it" >&2; fi
+  else echo "task $PROCID: warning: no NodeAddr for ${NODES[$i]}; skipping it" >&2; fi
 done
 
-# ---- pull (in the background so that SIGTERM from srun reaches it)
+# ---- pull, then report (scripts/lib/pull-and-report.sh)
 DEST=$DEST_ROOT/$SLURMD_NODENAME
 mkdir -p "$DEST_ROOT" || die "cannot create $DEST_ROOT"
-"$DS" pull --bucket "$BUCKET" --model "$MODEL" --trust "$TRUST" --dest "$DEST" \
+ds_pull_and_report "task $PROCID" "node $SLURMD_NODENAME" "$DEST" \
+  "$DS" pull --bucket "$BUCKET" --model "$MODEL" --trust "$TRUST" --dest "$DEST" \
   --listen "$HOST:$PORT" --peer "$SEED" "${PEERS[@]+"${PEERS[@]}"}" \
-  --fallback-after -1 --linger "$LINGER" "$@" &
-PULL=$!
-trap 'kill -TERM "$PULL" 2>/dev/null' TERM INT
-rc=0
-wait "$PULL" || rc=$?
-while kill -0 "$PULL" 2>/dev/null; do wait "$PULL"; rc=$?; done
-trap - TERM INT
-if [ "$rc" != 0 ]; then
-  echo "$tag: pull exited $rc" >&2
-  exit "$rc"
-fi
-
-# ---- report
-ver=$(basename "$(readlink "$DEST/current" 2>/dev/null)")
-shopt -s nullglob
-files=("$DEST"/current/*.safetensors)
-case ${#files[@]} in
-  0) sha=none ;;
-  1) sha=$(sha256sum "${files[0]}" | cut -d' ' -f1) ;;
-  *) sha=$(cd "$DEST/current" && sha256sum -- *.safetensors | sha256sum | cut -d' ' -f1) ;;
-esac
-echo "task $PROCID: version ${ver:-unknown} sha256 $sha"
-exit 0
+  --fallback-after -1 --linger "$LINGER" "$@"
+exit $?

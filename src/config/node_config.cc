@@ -1,23 +1,13 @@
-// The node's config file: every key `deltaswarm node` reads, in one table.
-#include "core/file.h"
+// The node's config file (deltaswarm node): every key it reads, in one table.
+#include "config/checks.h"
 #include "config/schema.h"
-#include "deltaswarm/config.h"
 
-namespace deltaswarm {
+namespace deltaswarm::config {
 
-namespace {
-
-constexpr uint64_t kMaxConfigBytes = 1 << 20;
-
-std::string Positive(const double& v) { return v > 0 ? "" : "must be > 0"; }
-std::string AtLeastOne(const uint64_t& v) { return v >= 1 ? "" : "must be at least 1"; }
-std::string NotNegative(const int& v) { return v >= 0 ? "" : "must be >= 0"; }
-std::string NotEmpty(const std::string& v) { return v.empty() ? "must not be empty" : ""; }
-std::string SomeKeys(const std::vector<std::string>& v) { return v.empty() ? "needs at least one key" : ""; }
-
-const config::Schema<NodeOptions>& NodeSchema() {
-  static const config::Schema<NodeOptions> schema = [] {
-    config::Schema<NodeOptions> s;
+template <>
+const Schema<NodeOptions>& SchemaFor<NodeOptions>() {
+  static const Schema<NodeOptions> schema = [] {
+    Schema<NodeOptions> s;
     s.Required("bucket", &NodeOptions::bucket, "bucket URL: a directory, file:///path or http://host:port/prefix",
                NotEmpty)
         .Required("model", &NodeOptions::model, "model name in the bucket", NotEmpty)
@@ -29,6 +19,8 @@ const config::Schema<NodeOptions>& NodeSchema() {
         .Optional("poll_interval_s", &NodeOptions::poll_interval_s, "seconds between reads of refs/latest", Positive)
         .Optional("fallback_after_s", &NodeOptions::fallback_after_s,
                   "seconds without swarm progress before an HTTP bucket serves as web seed (negative: never)")
+        .Optional("swarm_timeout_s", &NodeOptions::swarm_timeout_s,
+                  "seconds one version's swarm download may take before it is retried", Positive)
         .Optional("keep", &NodeOptions::keep, "versions kept in the store", AtLeastOne)
         .Optional("seed_versions", &NodeOptions::seed_versions,
                   "the newest held versions whose chunks are kept and seeded (0: none)")
@@ -43,20 +35,4 @@ const config::Schema<NodeOptions>& NodeSchema() {
   return schema;
 }
 
-}  // namespace
-
-Result<NodeOptions> ParseNodeConfig(const std::string& yaml, const std::string& name,
-                                    const std::set<std::string>& given_elsewhere) {
-  return NodeSchema().Load(yaml, name, NodeOptions{}, given_elsewhere);
-}
-
-Result<NodeOptions> LoadNodeConfig(const std::string& path, const std::set<std::string>& given_elsewhere) {
-  DS_ASSIGN_OR_RETURN(std::vector<std::byte> bytes, ReadWholeFile(path, kMaxConfigBytes));
-  return ParseNodeConfig(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path,
-                         given_elsewhere);
-}
-
-std::vector<std::string> NodeConfigKeys() { return NodeSchema().Keys(); }
-std::string DescribeNodeConfig() { return NodeSchema().Describe(); }
-
-}  // namespace deltaswarm
+}  // namespace deltaswarm::config

@@ -1,20 +1,21 @@
 // A config file's schema: the one table that maps each YAML key to a field of
 // an options struct, with its type (from the field), whether it is required,
 // a range check and a line of documentation. Defaults are the struct's own
-// initializers (roles.h), so they exist once; Describe() shows them.
-// Reused by every role that has a config file (node now; gateway, publisher
-// and MPI launcher later). Not thread-safe to build; Load is const.
+// initializers (roles.h, gateway.h), so they exist once; Describe() shows them.
+// One schema per role, in src/config/<role>_config.cc. Not thread-safe to
+// build; Load is const.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
 #include <set>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "config/yaml_value.h"
+#include "deltaswarm/config.h"
 #include "deltaswarm/status.h"
 
 namespace deltaswarm::config {
@@ -24,15 +25,31 @@ template <typename V>
 using Check = std::function<std::string(const V&)>;
 
 template <typename T>
+class Schema;
+
+// The schema of an options struct; each role's <role>_config.cc defines its own.
+template <typename T>
+const Schema<T>& SchemaFor();
+
+template <typename T>
 class Schema {
  public:
   template <typename V>
   Schema& Required(std::string key, V T::*field, std::string doc, std::type_identity_t<Check<V>> check = {}) {
-    return Add(std::move(key), field, std::move(doc), std::move(check), true);
+    return Add<V>(std::move(key), [field](auto& t) -> auto& { return t.*field; }, std::move(doc), std::move(check),
+                  true);
   }
   template <typename V>
   Schema& Optional(std::string key, V T::*field, std::string doc, std::type_identity_t<Check<V>> check = {}) {
-    return Add(std::move(key), field, std::move(doc), std::move(check), false);
+    return Add<V>(std::move(key), [field](auto& t) -> auto& { return t.*field; }, std::move(doc), std::move(check),
+                  false);
+  }
+  // A field of a member struct, e.g. PublishOptions::diff.threads.
+  template <typename S, typename V>
+  Schema& Optional(std::string key, S T::*outer, V S::*inner, std::string doc,
+                   std::type_identity_t<Check<V>> check = {}) {
+    auto access = [outer, inner](auto& t) -> auto& { return (t.*outer).*inner; };
+    return Add<V>(std::move(key), access, std::move(doc), std::move(check), false);
   }
 
   // Reads the YAML text (a mapping of keys) into a copy of base. Errors name
@@ -64,20 +81,29 @@ class Schema {
     }
   }
 
-  std::vector<std::string> Keys() const {
-    std::vector<std::string> keys;
-    for (const Field& f : fields_) keys.push_back(f.key);
+  // Every key in schema order, with its default as YAML text.
+  std::vector<ConfigKey> Keys() const {
+    const T defaults{};
+    std::vector<ConfigKey> keys;
+    for (const Field& f : fields_)
+      keys.push_back({f.key, f.type, f.required, f.required ? "" : f.show(defaults), f.doc});
     return keys;
   }
 
   // One line per key: "key (type, default X): doc" or "key (type, required): doc".
   std::string Describe() const {
-    const T defaults{};
     std::string out;
-    for (const Field& f : fields_)
-      out += f.key + " (" + f.type + ", " + (f.required ? "required" : "default " + f.show(defaults)) + "): " + f.doc +
+    for (const ConfigKey& k : Keys())
+      out += k.name + " (" + k.type + ", " + (k.required ? "required" : "default " + k.default_value) + "): " + k.doc +
              "\n";
     return out;
+  }
+
+  // The range check of key on options' value (e.g. one set by a flag): "" when
+  // fine or when key has no check, else why not.
+  std::string CheckValue(const T& options, const std::string& key) const {
+    const Field* f = Find(key);
+    return f == nullptr ? "unknown config key '" + key + "'" : f->check_value(options);
   }
 
  private:
@@ -88,25 +114,28 @@ class Schema {
     bool required;
     std::function<Status(const YAML::Node&, const Location&, T&)> set;
     std::function<std::string(const T&)> show;
+    std::function<std::string(const T&)> check_value;
   };
 
-  template <typename V>
-  Schema& Add(std::string key, V T::*field, std::string doc, Check<V> check, bool required) {
+  // access(t) is the field inside t, const or not (a generic lambda).
+  template <typename V, typename Access>
+  Schema& Add(std::string key, Access access, std::string doc, Check<V> check, bool required) {
     Field f;
     f.key = key;
     f.type = YamlValue<V>::kType;
     f.doc = std::move(doc);
     f.required = required;
-    f.set = [key, field, check](const YAML::Node& node, const Location& at, T& out) -> Status {
+    f.set = [key, access, check](const YAML::Node& node, const Location& at, T& out) -> Status {
       DS_ASSIGN_OR_RETURN(V value, YamlValue<V>::Read(node, at, key));
       if (check) {
         std::string why = check(value);
         if (!why.empty()) return InvalidArgument(at.Of(node) + ": " + key + ": " + why);
       }
-      out.*field = std::move(value);
+      access(out) = std::move(value);
       return Status::Ok();
     };
-    f.show = [field](const T& t) { return YamlValue<V>::Show(t.*field); };
+    f.show = [access](const T& t) { return YamlValue<V>::Show(access(t)); };
+    f.check_value = [access, check](const T& t) { return check ? check(access(t)) : std::string(); };
     fields_.push_back(std::move(f));
     return *this;
   }
@@ -125,5 +154,15 @@ class Schema {
 
   std::vector<Field> fields_;
 };
+
+// The roles' schemas (the list in deltaswarm/config.h), one per <role>_config.cc.
+template <>
+const Schema<NodeOptions>& SchemaFor<NodeOptions>();
+template <>
+const Schema<GatewayOptions>& SchemaFor<GatewayOptions>();
+template <>
+const Schema<PublishOptions>& SchemaFor<PublishOptions>();
+template <>
+const Schema<PullOptions>& SchemaFor<PullOptions>();
 
 }  // namespace deltaswarm::config

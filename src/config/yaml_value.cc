@@ -36,6 +36,14 @@ std::string Where(const std::string& file, const YAML::Mark& mark) {
   return file + ":" + std::to_string(mark.line + 1);
 }
 
+// Only "true" and "false": YAML 1.1's yes/no/on/off are easy to write by accident.
+Result<bool> YamlValue<bool>::Read(const YAML::Node& node, const Location& at, const std::string& key) {
+  if (node.IsScalar() && node.Scalar() == "true") return true;
+  if (node.IsScalar() && node.Scalar() == "false") return false;
+  return Expected(node, at, key, "true or false");
+}
+std::string YamlValue<bool>::Show(const bool& v) { return v ? "true" : "false"; }
+
 Result<std::string> YamlValue<std::string>::Read(const YAML::Node& node, const Location& at,
                                                  const std::string& key) {
   if (!node.IsScalar()) return Expected(node, at, key, "a string");

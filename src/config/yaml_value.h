@@ -37,6 +37,7 @@ struct YamlValue;  // specialised below: kType, Read (strict), Show (for documen
     static std::string Show(const V& value);                                                      \
   }
 
+DS_YAML_VALUE(bool, "boolean");
 DS_YAML_VALUE(std::string, "string");
 DS_YAML_VALUE(std::vector<std::string>, "list of strings");
 DS_YAML_VALUE(uint64_t, "unsigned integer");

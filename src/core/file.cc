@@ -1,6 +1,7 @@
 #include "core/file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -292,6 +293,16 @@ Result<uint64_t> FreeSpace(const std::string& path) {
   struct statvfs st;
   if (::statvfs(p.string().c_str(), &st) != 0) return ErrnoStatus(p.string(), errno);
   return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+Result<int> LockExclusively(const std::string& lock_path, const std::string& owner) {
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(lock_path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return IoError(owner + ": in use by another deltaswarm process (" + lock_path + " is locked)");
+  }
+  return fd;
 }
 
 }  // namespace deltaswarm

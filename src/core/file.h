@@ -90,4 +90,9 @@ Status CopyTreeDurably(const std::string& src, const std::string& dst, bool hard
 // Free bytes on the filesystem holding path (or its nearest existing parent).
 Result<uint64_t> FreeSpace(const std::string& path);
 
+// An exclusive lock on a lock file (created if missing), held by one open
+// descriptor: one process at a time per store. kIoError "in use" when taken.
+// Returns the descriptor; closing it releases the lock.
+Result<int> LockExclusively(const std::string& lock_path, const std::string& owner);
+
 }  // namespace deltaswarm

@@ -44,8 +44,26 @@ Result<uint64_t> ReadLatest(Bucket& bucket, const std::string& model) {
   return static_cast<uint64_t>(std::stoull(text));
 }
 
+Result<std::vector<uint64_t>> ListVersions(Bucket& bucket, const std::string& model) {
+  DS_ASSIGN_OR_RETURN(std::vector<std::string> names, bucket.List(model + "/versions/"));
+  std::vector<uint64_t> ids;
+  for (const auto& name : names) {
+    if (name.size() < 2 || name.back() != '/') continue;
+    std::string digits = name.substr(0, name.size() - 1);
+    if (digits.size() > 19 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
+    ids.push_back(std::stoull(digits));
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Status WriteLatest(Bucket& bucket, const std::string& model, uint64_t id) {
+  std::string text = std::to_string(id) + "\n";
+  return bucket.Put(LatestKey(model), std::as_bytes(std::span(text)));
+}
+
 Result<Manifest> FetchManifest(Bucket& bucket, const std::string& model, uint64_t id,
-                               std::span<const TrustedKey> trusted) {
+                               std::span<const TrustedKey> trusted, std::vector<std::byte>* signed_bytes) {
   std::string key = ManifestKey(model, id);
   std::string name = bucket.Describe(key);
   auto bytes = bucket.Get(key, kMaxManifestBytes);
@@ -59,6 +77,7 @@ Result<Manifest> FetchManifest(Bucket& bucket, const std::string& model, uint64_
   if (m.model != model || m.version != id)
     return Mismatch(name + ": signed for " + m.model + " version " + std::to_string(m.version) + ", not " + model +
                     " version " + std::to_string(id));
+  if (signed_bytes) *signed_bytes = std::move(bytes).value();
   return m;
 }
 

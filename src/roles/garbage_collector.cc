@@ -1,6 +1,4 @@
 // deltaswarm gc: drop versions that no retained version needs.
-#include <algorithm>
-
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/roles.h"
 #include "roles/bucket_layout.h"
@@ -25,17 +23,12 @@ Result<GcReport> CollectGarbage(const std::string& bucket_url, const std::string
   }
   if (keyframe == 0) return Corruption(bucket->Describe(VersionPrefix(model, oldest)) + ": no keyframe below it");
   report.oldest_kept = keyframe;
-  DS_ASSIGN_OR_RETURN(std::vector<std::string> names, bucket->List(model + "/versions/"));
-  for (const auto& name : names) {
-    if (name.size() < 2 || name.back() != '/') continue;
-    std::string digits = name.substr(0, name.size() - 1);
-    if (!std::all_of(digits.begin(), digits.end(), ::isdigit) || digits.size() > 19) continue;
-    uint64_t id = std::stoull(digits);
+  DS_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListVersions(*bucket, model));
+  for (uint64_t id : ids) {
     if (id >= keyframe) continue;
     DS_RETURN_IF_ERROR(bucket->Delete(VersionPrefix(model, id)));
     report.removed.push_back(id);
   }
-  std::sort(report.removed.begin(), report.removed.end());
   return report;
 }
 

@@ -1,7 +1,5 @@
 #include "roles/local_store.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,13 +39,7 @@ Result<LocalStore> LocalStore::Open(const std::string& dir) {
     if (ec) return IoError(dir + "/" + sub + ": cannot create: " + ec.message());
   }
   // The cleanup below removes other runs' temporaries: only one run at a time.
-  std::string lock_path = dir + "/lock";
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus(lock_path, errno);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return IoError(dir + ": in use by another deltaswarm process (" + lock_path + " is locked)");
-  }
+  DS_ASSIGN_OR_RETURN(int fd, LockExclusively(dir + "/lock", dir));
   LocalStore store(fs::absolute(dir).lexically_normal().string(), fd);
   // A killed apply leaves "<name>.tmp-<pid>-<n>" beside its output.
   for (const char* sub : {"versions", "manifests", ""}) {

@@ -151,8 +151,7 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   }
   std::string manifest_text = SerializeManifest(m);
   DS_RETURN_IF_ERROR(bucket->Put(ManifestKey(o.model, id), std::as_bytes(std::span(manifest_text))));
-  std::string latest_text = std::to_string(id) + "\n";
-  DS_RETURN_IF_ERROR(bucket->Put(LatestKey(o.model), std::as_bytes(std::span(latest_text))));
+  DS_RETURN_IF_ERROR(WriteLatest(*bucket, o.model, id));
 
   // The version is live now: failing to keep it locally only costs the next
   // publish a fetch from the bucket, so it is a warning, not a failed publish.

@@ -19,9 +19,6 @@ namespace deltaswarm {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
 struct Step {
   uint64_t version;
   const ManifestArtifact* artifact;
@@ -115,69 +112,21 @@ class Puller {
       torrents.push_back(std::move(torrent));
     }
     for (size_t i = 0; i < steps.size(); ++i) {
-      std::string what = steps[i].artifact->kind + " " + std::to_string(steps[i].version);
-      std::string web_seed = WebSeedFor(bucket_, o_.model, steps[i].version);
-      if (ctx_.swarm)
-        DS_RETURN_IF_ERROR(AwaitRestarting(*swarm, i, torrents[i], what, web_seed));
-      else
-        DS_RETURN_IF_ERROR(AwaitTorrent(*swarm, artifacts_[i].torrent, what, web_seed, o_.fallback_after_s,
-                                        o_.swarm_timeout_s, o_.on_swarm_progress, progress_));
+      AwaitOptions await;
+      await.what = steps[i].artifact->kind + " " + std::to_string(steps[i].version);
+      await.web_seed = WebSeedFor(bucket_, o_.model, steps[i].version);
+      await.fallback_after_s = o_.fallback_after_s;
+      await.timeout_s = o_.swarm_timeout_s;
+      await.restart_stalled_s = ctx_.swarm ? ctx_.restart_stalled_s : 0;
+      await.stop = ctx_.stop;
+      await.on_swarm = o_.on_swarm_progress;
+      await.progress = progress_;
+      DS_RETURN_IF_ERROR(AwaitTorrent(*swarm, artifacts_[i].torrent, torrents[i], SaveDirFor(steps[i].version), await));
       TorrentStatus st = swarm->GetStatus(artifacts_[i].torrent);
       report_.swarm_bytes += st.all_time_download;
       report_.hash_failures += st.hash_failures;
     }
     return Status::Ok();
-  }
-
-  // AwaitTorrent for a long-lived swarm: stops when ctx_.stop is set, and
-  // re-adds a stalled torrent (PullContext::restart_stalled_s).
-  Status AwaitRestarting(Swarm& swarm, size_t i, const std::vector<std::byte>& torrent, const std::string& what,
-                         const std::string& web_seed) {
-    TorrentId& id = artifacts_[i].torrent;
-    const auto start = Clock::now();
-    auto last_change = start;
-    uint64_t last_done = 0;
-    bool fallback = false;
-    double restart_after = ctx_.restart_stalled_s;
-    for (;;) {
-      if (ctx_.stop && ctx_.stop->load()) return Status(Code::kCancelled, what + ": stopped");
-      Status st = swarm.WaitFinished(id, 0.25, nullptr);
-      TorrentStatus s = swarm.GetStatus(id);
-      if (st.ok() || st.code() == Code::kCancelled) ReportSwarmProgress(s, o_.on_swarm_progress, progress_);
-      if (st.ok() || st.code() != Code::kCancelled) return st;
-      if (s.total_done != last_done) {
-        last_done = s.total_done;
-        last_change = Clock::now();
-      }
-      if (!fallback && !web_seed.empty() && o_.fallback_after_s >= 0 && Since(last_change) >= o_.fallback_after_s) {
-        DS_RETURN_IF_ERROR(swarm.AddWebSeed(id, web_seed));
-        fallback = true;
-      }
-      if (restart_after > 0 && Since(last_change) >= restart_after) {
-        swarm.Remove(id);
-        id = TorrentId{};
-        DS_ASSIGN_OR_RETURN(id, ReAdd(swarm, torrent, SaveDirFor(artifacts_[i].version)));
-        last_change = Clock::now();
-        fallback = false;
-        restart_after = std::min(2 * restart_after, 30.0);
-      }
-      if (Since(start) > o_.swarm_timeout_s)
-        return Status(Code::kCancelled, what + ": not complete after " +
-                                            std::to_string(static_cast<int>(o_.swarm_timeout_s)) + " s (" +
-                                            std::to_string(s.total_done) + " of " + std::to_string(s.total_wanted) +
-                                            " bytes, " + std::to_string(s.peers) + " peers)");
-    }
-  }
-
-  // libtorrent removes a torrent asynchronously: adding it again may briefly
-  // find it still there.
-  static Result<TorrentId> ReAdd(Swarm& swarm, const std::vector<std::byte>& torrent, const std::string& save) {
-    const auto start = Clock::now();
-    for (;;) {
-      auto added = swarm.AddDownload(torrent, save, {});
-      if (added.ok() || added.status().code() != Code::kAlreadyExists || Since(start) > 5) return added;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
   }
 
   // Keeps seeding what this node fetched, so that later nodes find peers.

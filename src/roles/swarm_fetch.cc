@@ -1,6 +1,8 @@
 #include "roles/swarm_fetch.h"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "roles/bucket_layout.h"
 
@@ -36,28 +38,52 @@ void ReportSwarmProgress(const TorrentStatus& status, const SwarmProgressFn& on_
   }
 }
 
-Status AwaitTorrent(Swarm& swarm, TorrentId id, const std::string& what, const std::string& web_seed,
-                    double fallback_after_s, double timeout_s, const SwarmProgressFn& on_swarm,
-                    const ProgressFn& progress) {
+namespace {
+
+// libtorrent removes a torrent asynchronously: adding it again may briefly
+// find it still there.
+Result<TorrentId> ReAdd(Swarm& swarm, std::span<const std::byte> torrent, const std::string& save) {
+  const auto start = Clock::now();
+  for (;;) {
+    auto added = swarm.AddDownload(torrent, save, {});
+    if (added.ok() || added.status().code() != Code::kAlreadyExists || Since(start) > 5) return added;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+Status AwaitTorrent(Swarm& swarm, TorrentId& id, std::span<const std::byte> torrent, const std::string& save_path,
+                    const AwaitOptions& o) {
   const auto start = Clock::now();
   auto last_change = start;
   uint64_t last_done = 0;
   bool fallback = false;
+  double restart_after = o.restart_stalled_s;
   for (;;) {
+    if (o.stop && o.stop->load()) return Status(Code::kCancelled, o.what + ": stopped");
     Status st = swarm.WaitFinished(id, 0.25, nullptr);
     TorrentStatus s = swarm.GetStatus(id);
-    if (st.ok() || st.code() == Code::kCancelled) ReportSwarmProgress(s, on_swarm, progress);
+    if (st.ok() || st.code() == Code::kCancelled) ReportSwarmProgress(s, o.on_swarm, o.progress);
     if (st.ok() || st.code() != Code::kCancelled) return st;
     if (s.total_done != last_done) {
       last_done = s.total_done;
       last_change = Clock::now();
     }
-    if (!fallback && !web_seed.empty() && fallback_after_s >= 0 && Since(last_change) >= fallback_after_s) {
-      DS_RETURN_IF_ERROR(swarm.AddWebSeed(id, web_seed));
+    if (!fallback && !o.web_seed.empty() && o.fallback_after_s >= 0 && Since(last_change) >= o.fallback_after_s) {
+      DS_RETURN_IF_ERROR(swarm.AddWebSeed(id, o.web_seed));
       fallback = true;
     }
-    if (Since(start) > timeout_s)
-      return Status(Code::kCancelled, what + ": not complete after " + std::to_string(static_cast<int>(timeout_s)) +
+    if (restart_after > 0 && Since(last_change) >= restart_after) {
+      swarm.Remove(id);
+      id = TorrentId{};
+      DS_ASSIGN_OR_RETURN(id, ReAdd(swarm, torrent, save_path));
+      last_change = Clock::now();
+      fallback = false;
+      restart_after = std::min(2 * restart_after, 30.0);
+    }
+    if (Since(start) > o.timeout_s)
+      return Status(Code::kCancelled, o.what + ": not complete after " + std::to_string(static_cast<int>(o.timeout_s)) +
                                           " s (" + std::to_string(s.total_done) + " of " +
                                           std::to_string(s.total_wanted) + " bytes, " + std::to_string(s.peers) +
                                           " peers)");

@@ -4,6 +4,8 @@
 // a while.
 #pragma once
 
+#include <atomic>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,10 +26,24 @@ std::string WebSeedFor(Bucket& bucket, const std::string& model, uint64_t id);
 // Reports a swarm download's status to on_swarm (when set) or else to progress.
 void ReportSwarmProgress(const TorrentStatus& status, const SwarmProgressFn& on_swarm, const ProgressFn& progress);
 
-// Waits until the torrent is complete; after fallback_after_s without progress
-// (negative: never) adds web_seed (if any). kCancelled after timeout_s.
-Status AwaitTorrent(Swarm& swarm, TorrentId id, const std::string& what, const std::string& web_seed,
-                    double fallback_after_s, double timeout_s, const SwarmProgressFn& on_swarm,
-                    const ProgressFn& progress);
+struct AwaitOptions {
+  std::string what;                 // "delta 5", for messages
+  std::string web_seed;             // added after fallback_after_s without progress (may be empty)
+  double fallback_after_s = 10;     // negative: never
+  double timeout_s = 3600;          // then kCancelled
+  // > 0: a download without progress for this long is removed and added
+  // again, so that it dials its bootstrap peers afresh (libtorrent retries a
+  // peer that refused it, e.g. a seed not yet listening, only after
+  // minutes). Doubles each time, up to 30 s.
+  double restart_stalled_s = 0;
+  const std::atomic<bool>* stop = nullptr;  // ends the wait with kCancelled once true (may be null)
+  SwarmProgressFn on_swarm;
+  ProgressFn progress;
+};
+
+// Waits until the torrent (added to swarm as id, saving to save_path) is
+// complete. id changes when the download is re-added.
+Status AwaitTorrent(Swarm& swarm, TorrentId& id, std::span<const std::byte> torrent, const std::string& save_path,
+                    const AwaitOptions& options);
 
 }  // namespace deltaswarm

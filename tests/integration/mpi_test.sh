@@ -1,89 +1,79 @@
 #!/usr/bin/env bash
 # scripts/mpi/deltaswarm-mpi.sh under mpirun: 8 ranks on 127.0.0.1 pull a
 # 2M-parameter checkpoint (published as v0 into a directory bucket) from one
-# `deltaswarm seed` and from each other (3 peers per rank). Checks that mpirun
-# exits 0, that all 8 ranks print `rank <r>: version <v> sha256 <sha>` and that
-# every sha256 is the synthesized checkpoint's. Fails (exit 1, one line) if
-# mpirun is missing: scripts/install-deps.sh installs it (openmpi-bin).
+# `deltaswarm seed` and from each other (3 peers per rank). Two runs into the
+# same dest root:
+#  1. a failing rank: rank 5's store path DEST/rank-5 is a regular file, so its
+#     pull fails for real ("Not a directory"). Checks that mpirun exits
+#     non-zero with that rank's exit code; that exactly one FAILED line is
+#     printed: `rank 5: FAILED: <pull's error, naming DEST/rank-5> (pull exit
+#     <code>; host <h>)`; that every other rank's store is either complete with
+#     the right sha256 or has no `current` (mpirun SIGTERMs the other ranks);
+#     that no process of the run is left and that the seed still runs;
+#  2. the fault removed, the same command again (a retry over the stores left
+#     by run 1): mpirun exits 0, all 8 ranks print
+#     `rank <r>: version <v> sha256 <sha>` with the synthesized checkpoint's sha256.
+# Fails (exit 1, one line) if mpirun is missing: scripts/install-deps.sh
+# installs it (openmpi-bin).
 #   mpi_test.sh DELTASWARM_BINARY MPI_SCRIPT
 set -euo pipefail
-DS=$1
-SCRIPT=$2
+DS=$(realpath "$1")
+SCRIPT=$(realpath "$2")
 NP=8
-fail() { echo "mpi_test: FAILED: $*" >&2; exit 1; }
+BAD=5
+# shellcheck source-path=SCRIPTDIR source=cluster_fixture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cluster_fixture.sh"
+fx_init mpi_test "$DS"
 
 command -v mpirun >/dev/null ||
   fail "mpirun not found: run scripts/install-deps.sh (installs openmpi-bin)"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/deltaswarm-mpi-test-XXXXXX")
-SEED_PID=""
-cleanup() {
-  local rc=$?
-  if [ -n "$SEED_PID" ]; then
-    kill -TERM "$SEED_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SEED_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SEED_PID" 2>/dev/null || true
-    wait "$SEED_PID" 2>/dev/null || true
-  fi
-  rm -rf "$TMP"
-  exit "$rc"
+fx_checkpoint
+fx_start_seed
+
+# run_mpi RUN: one mpirun of NP ranks into $TMP/dest; RC, OUT, ERR, SECS
+run_mpi() {
+  local base start
+  base=$(fx_free_ports "$NP")
+  OUT=$TMP/$1.out ERR=$TMP/$1.err RC=0
+  start=$SECONDS
+  timeout 60 mpirun --allow-run-as-root --oversubscribe -np "$NP" \
+    bash "$SCRIPT" --deltaswarm "$DS" --bucket "$TMP/bucket" --model m --trust "$TMP/key.pub" \
+    --dest-root "$TMP/dest" --rdv "$TMP/rdv" --job-id "mpi-test-$1" --seed "$SEED_EP" \
+    --base-port "$base" --host 127.0.0.1 --peers 3 --linger 3 -- -q -j 1 \
+    >"$OUT" 2>"$ERR" || RC=$?
+  SECS=$((SECONDS - start))
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-"$DS" synth --params 2M --versions 0 --seed 1 -o "$TMP/ckpt" -q || fail "synth failed"
-"$DS" keygen -o "$TMP/key" -q || fail "keygen failed"
-"$DS" publish --bucket "$TMP/bucket" --model m --key "$TMP/key" --state "$TMP/publisher" -q \
-  "$TMP/ckpt/v0/model.safetensors" || fail "publish failed"
-want=$(sha256sum "$TMP/ckpt/v0/model.safetensors" | cut -d' ' -f1)
-
-"$DS" seed --bucket "$TMP/bucket" --model m --trust "$TMP/key.pub" --dir "$TMP/seed" \
-  --listen 127.0.0.1:0 --ready-file "$TMP/seed.ready" -q >"$TMP/seed.log" 2>&1 &
-SEED_PID=$!
-for _ in $(seq 300); do
-  [ -s "$TMP/seed.ready" ] && break
-  kill -0 "$SEED_PID" 2>/dev/null || { tail -n 5 "$TMP/seed.log" >&2; fail "seed exited before serving"; }
-  sleep 0.1
+# ---- 1. rank BAD cannot create its store
+mkdir -p "$TMP/dest"
+: >"$TMP/dest/rank-$BAD"
+run_mpi fail
+[ "$RC" != 0 ] || { cat "$OUT"; fail "mpirun exited 0 although rank $BAD failed"; }
+[ "$RC" != 124 ] || fail "mpirun did not end within 60 s after rank $BAD failed"
+grep -h "^rank $BAD: FAILED: " "$ERR" || true
+fx_check_failure rank "$BAD" "host $(hostname)" "$TMP/dest/rank-$BAD" "$RC" "$ERR"
+complete=0 stopped=0
+for ((r = 0; r < NP; r++)); do
+  [ "$r" = "$BAD" ] && continue
+  fx_store_state "$TMP/dest/rank-$r"
+  if [ "$STATE" = complete ]; then complete=$((complete + 1)); else stopped=$((stopped + 1)); fi
 done
-[ -s "$TMP/seed.ready" ] || fail "seed not ready within 30 s"
-SEED_EP=$(head -n 1 "$TMP/seed.ready")
+# A complete store's rank may still have been stopped while it lingered (seeding).
+fx_check_reports rank "0-$complete" "$OUT" "$BAD"
+strays=$(fx_strays)
+[ -z "$strays" ] || fail "processes left after mpirun: $(ps -o pid=,args= -p "${strays//$'\n'/,}" 2>&1)"
+fx_alive "$SEED_PID" || fail "the seed died during the failing run"
+echo "mpi_test: failing rank ok (mpirun exit $RC after $SECS s; rank $BAD FAILED;" \
+  "$complete other ranks complete, $stopped stopped without a current)"
 
-# A base port with NP free consecutive loopback ports after it.
-BASE=$(python3 - "$NP" <<'EOF'
-import random, socket, sys
-n = int(sys.argv[1])
-for _ in range(200):
-    base = random.randint(20000, 60000)
-    socks = []
-    try:
-        for p in range(base, base + n):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks: s.close()
-    print(base); break
-EOF
-) || true
-[[ "$BASE" =~ ^[0-9]+$ ]] || fail "no $NP free consecutive loopback ports"
-
-rc=0
-start=$SECONDS
-timeout 150 mpirun --allow-run-as-root --oversubscribe -np "$NP" \
-  bash "$SCRIPT" --deltaswarm "$DS" --bucket "$TMP/bucket" --model m --trust "$TMP/key.pub" \
-  --dest-root "$TMP/dest" --rdv "$TMP/rdv" --job-id mpi-test --seed "$SEED_EP" \
-  --base-port "$BASE" --host 127.0.0.1 --peers 3 --linger 3 -- -q -j 1 \
-  >"$TMP/out" 2>"$TMP/err" || rc=$?
-cat "$TMP/out"
-if [ "$rc" != 0 ]; then
-  tail -n 20 "$TMP/err" >&2
-  fail "mpirun exited $rc after $((SECONDS - start)) s"
+# ---- 2. fault removed: the retry completes on all ranks
+rm -f "$TMP/dest/rank-$BAD"
+run_mpi ok
+cat "$OUT"
+if [ "$RC" != 0 ]; then
+  tail -n 20 "$ERR" >&2
+  fail "mpirun exited $RC after $SECS s"
 fi
-
-lines=$(grep -E '^rank [0-9]+: version [0-9]+ sha256 [0-9a-f]{64}$' "$TMP/out" || true)
-ranks=$(awk '{ print $2 }' <<<"$lines" | sort -u | grep -c . || true)
-[ "$ranks" = "$NP" ] || fail "$ranks distinct 'rank <r>:' lines, expected $NP"
-bad=$(awk -v w="$want" '$6 != w' <<<"$lines")
-[ -z "$bad" ] || fail "sha256 differs from the synthesized checkpoint ($want): $(head -n 1 <<<"$bad")"
-echo "mpi_test: ok ($NP ranks, $want, mpirun $((SECONDS - start)) s)"
+fx_check_reports rank "$NP" "$OUT"
+echo "mpi_test: ok ($NP ranks, $WANT, mpirun $SECS s)"

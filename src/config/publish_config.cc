@@ -1,0 +1,35 @@
+// The publisher's config file (deltaswarm publish): every key it reads, in one table.
+#include "config/checks.h"
+#include "config/schema.h"
+
+namespace deltaswarm::config {
+
+template <>
+const Schema<PublishOptions>& SchemaFor<PublishOptions>() {
+  static const Schema<PublishOptions> schema = [] {
+    Schema<PublishOptions> s;
+    s.Required("bucket", &PublishOptions::bucket, "bucket URL: a directory, file:///path or http://host:port/prefix",
+               NotEmpty)
+        .Required("model", &PublishOptions::model, "model name in the bucket ([A-Za-z0-9._-]+)", NotEmpty)
+        .Required("key", &PublishOptions::key, "Ed25519 private key (PEM, from keygen); KEY.pub must sit beside it",
+                  NotEmpty)
+        .Required("checkpoint", &PublishOptions::checkpoint,
+                  "checkpoint file or directory to publish (usually given on the command line)", NotEmpty)
+        .Optional("state", &PublishOptions::state,
+                  "local store of the last published version (\"\": ~/.cache/deltaswarm/publish/MODEL)")
+        .Optional("keyframe_every", &PublishOptions::keyframe_every,
+                  "versions 1, 1+K, 1+2K, ... also get a keyframe", AtLeastOne)
+        .Optional("keep", &PublishOptions::keep, "versions kept in the state store")
+        .Optional("threads", &PublishOptions::diff, &DiffOptions::threads, "worker threads (0: all cores)")
+        .Optional("frame_bytes", &PublishOptions::diff, &DiffOptions::frame_bytes, "raw bytes per frame",
+                  BytesBetween(4096, 1ull << 30))
+        .Optional("chunk_bytes", &PublishOptions::diff, &DiffOptions::chunk_bytes, "target size of a chunk file",
+                  BytesBetween(4096, UINT64_MAX))
+        .Optional("zstd_level", &PublishOptions::diff, &DiffOptions::zstd_level,
+                  "zstd level for dense and full frames");
+    return s;
+  }();
+  return schema;
+}
+
+}  // namespace deltaswarm::config
