@@ -56,8 +56,8 @@ struct GatewayReport {
   uint64_t latest = 0;             // the newest version mirrored
   std::vector<uint64_t> mirrored;  // versions mirrored by this run, ascending
   std::vector<uint64_t> held;      // versions held at exit, ascending
-  uint64_t bucket_bytes = 0;       // payload fetched from the bucket
-  uint64_t swarm_bytes = 0;        // payload fetched from upstream peers
+  uint64_t bucket_bytes = 0;       // payload read from the bucket directly (objects the swarm did not bring)
+  uint64_t swarm_bytes = 0;        // payload fetched over the upstream swarm (peers, and an HTTP bucket as web seed)
 };
 
 // Brings DIR up to the upstream refs/latest once and returns, without serving:
