@@ -1,10 +1,12 @@
 // deltaswarm publish [--config publisher.yaml] --bucket URL --model NAME --key KEY CHECKPOINT [--seed]
 // Every config key has a flag; flags win. The --seed settings are flags only.
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "command.h"
@@ -26,36 +28,84 @@ struct PublishArgs {
   double seed_duration_s = 0;
 };
 
-// Seeds the version just published from STATE/chunks/ (kept by the publish;
-// anything missing or damaged is fetched from the bucket, verified) until
-// SIGTERM/SIGINT or --seed-duration. Returns the endpoint it served on.
-Result<std::string> SeedPublished(const PublishArgs& args, const PublishOptions& o, uint64_t version,
-                                  const OutputOptions& output, const ProgressFn& progress) {
-  const std::atomic<bool>& stop = InstallStopSignals();
-  SeedOptions so = args.seed_options;
-  so.bucket = o.bucket;
-  so.model = o.model;
-  so.trust = {o.key + ".pub"};
-  so.dir = o.state + "/chunks";
-  so.version = version;
-  std::string endpoint;
-  auto on_ready = [&](const std::string& ep) {
-    endpoint = ep;
-    if (!args.ready_file.empty()) std::ofstream(args.ready_file) << ep << "\n";
-    if (output.json)
-      std::cout << nlohmann::json{{"event", "seeding"}, {"command", "publish"}, {"version", version}, {"endpoint", ep}}
-                       .dump()
-                << std::endl;
-    else if (!output.quiet)
-      std::cout << "seeding " << o.model << " version " << version << " on " << ep << std::endl;
-    if (args.seed_duration_s > 0)
-      std::thread([d = args.seed_duration_s] {
-        std::this_thread::sleep_for(std::chrono::duration<double>(d));
-        RequestStop();
-      }).detach();
+// publish --seed: serves the version being published from STATE/chunks/
+// (kept by the publish; anything missing or damaged is fetched from the
+// bucket, verified) on a thread started inside Publish, before refs/latest
+// names the version, until SIGTERM/SIGINT or --seed-duration.
+class PublishedSeed {
+ public:
+  ~PublishedSeed() {
+    if (thread_.joinable()) {
+      RequestStop();
+      thread_.join();
+    }
+  }
+
+  // Starts serving version; returns once it serves (Ok) or has failed.
+  Status Start(const PublishArgs& args, const PublishOptions& o, uint64_t version, const OutputOptions& output,
+               const ProgressFn& progress) {
+    const std::atomic<bool>& stop = InstallStopSignals();
+    SeedOptions so = args.seed_options;
+    so.bucket = o.bucket;
+    so.model = o.model;
+    so.trust = {o.key + ".pub"};
+    so.dir = o.state + "/chunks";
+    so.version = version;
+    auto on_ready = [this, &args, o, version, output](const std::string& ep) {
+      if (!args.ready_file.empty()) std::ofstream(args.ready_file) << ep << "\n";
+      if (output.json)
+        std::cout << nlohmann::json{{"event", "seeding"}, {"command", "publish"}, {"version", version}, {"endpoint", ep}}
+                         .dump()
+                  << std::endl;
+      else if (!output.quiet)
+        std::cout << "seeding " << o.model << " version " << version << " on " << ep << std::endl;
+      if (args.seed_duration_s > 0)
+        std::thread([d = args.seed_duration_s] {
+          std::this_thread::sleep_for(std::chrono::duration<double>(d));
+          RequestStop();
+        }).detach();
+      std::lock_guard lock(mu_);
+      endpoint_ = ep;
+      changed_.notify_all();
+    };
+    thread_ = std::thread([this, so, on_ready, &stop, progress] {
+      Status st = Seed(so, on_ready, stop, progress);
+      std::lock_guard lock(mu_);
+      status_ = st;
+      done_ = true;
+      changed_.notify_all();
+    });
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [this] { return done_ || !endpoint_.empty(); });
+    return endpoint_.empty() ? status_ : Status::Ok();
+  }
+
+  // Waits until the seed stops; the endpoint it served on.
+  Result<std::string> Wait() {
+    thread_.join();
+    std::lock_guard lock(mu_);
+    if (!status_.ok()) return status_;
+    return endpoint_;
+  }
+
+ private:
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool done_ = false;
+  Status status_;
+  std::string endpoint_;
+};
+
+// Serialises the progress callback: the seed reports from its thread while
+// the publish finishes on the caller's.
+ProgressFn Serialised(const ProgressFn& progress) {
+  if (!progress) return progress;
+  auto mu = std::make_shared<std::mutex>();
+  return [mu, progress](const char* phase, uint64_t done, uint64_t total) {
+    std::lock_guard lock(*mu);
+    progress(phase, done, total);
   };
-  DS_RETURN_IF_ERROR(Seed(so, on_ready, stop, progress));
-  return endpoint;
 }
 
 std::string DefaultState(const std::string& model) {
@@ -101,6 +151,11 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
       DS_ASSIGN_OR_RETURN(PublishOptions o, args->config.Resolve());
       if (o.state.empty()) o.state = DefaultState(o.model);
       o.keep_chunks = args->seed;
+      PublishedSeed seed;
+      if (args->seed) {
+        progress = Serialised(progress);
+        o.before_live = [&](uint64_t version) { return seed.Start(*args, o, version, registry.output, progress); };
+      }
       DS_ASSIGN_OR_RETURN(PublishReport r, Publish(o, progress));
       CommandOutput out;
       out.result = {{"model", o.model},           {"version", r.version},
@@ -121,9 +176,10 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
       out.text += "; uploaded " + HumanBytes(r.uploaded_bytes) + " to " + o.bucket + "\n";
       if (!r.note.empty()) out.text += "note: " + r.note + "\n";
       if (args->seed) {
-        // The publish is done and live; say so before seeding for hours.
+        // The publish is done and live (the seed serves already); say so
+        // before seeding for hours.
         if (!registry.output.json && !registry.output.quiet) std::cout << out.text << std::flush;
-        DS_ASSIGN_OR_RETURN(std::string endpoint, SeedPublished(*args, o, r.version, registry.output, progress));
+        DS_ASSIGN_OR_RETURN(std::string endpoint, seed.Wait());
         out.result["endpoint"] = endpoint;
         out.text = "stopped seeding " + o.model + " version " + std::to_string(r.version) + "\n";
       }

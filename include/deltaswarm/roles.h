@@ -26,6 +26,11 @@ struct PublishOptions {
   // Keep the uploaded artifacts in STATE/chunks/<id>/<kind>/ (for publish
   // --seed) instead of removing them with the staging directory.
   bool keep_chunks = false;
+  // Called with the new version's id once its objects and signed manifest are
+  // in the bucket (and kept, with keep_chunks), before refs/latest names it:
+  // publish --seed starts serving here, so that nodes which see the version
+  // find its seed listening. An error fails the publish; refs/latest stays.
+  std::function<Status(uint64_t version)> before_live;
 };
 
 struct PublishReport {

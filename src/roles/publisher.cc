@@ -151,20 +151,25 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   }
   std::string manifest_text = SerializeManifest(m);
   DS_RETURN_IF_ERROR(bucket->Put(ManifestKey(o.model, id), std::as_bytes(std::span(manifest_text))));
-  DS_RETURN_IF_ERROR(WriteLatest(*bucket, o.model, id));
-
-  // The version is live now: failing to keep it locally only costs the next
-  // publish a fetch from the bucket, so it is a warning, not a failed publish.
-  Status kept = KeepCopy(o, *store, m, staging + "/" + m.artifacts.front().dir + "/" + kIndexFileName);
-  if (!kept.ok()) report.note = "published, but the state store did not keep it: " + kept.message();
+  // The state store keeps the index (below) from the staging directory, or from where the chunks went.
+  std::string index = staging + "/" + m.artifacts.front().dir + "/" + kIndexFileName;
   if (o.keep_chunks) {
     // publish --seed serves these: same filesystem, so a rename, not a copy.
     // Failing only costs the seed a download from the bucket.
     std::string chunks = store->ChunksDir(id);
     Status moved = RemoveAll(chunks);
     if (moved.ok() && ::rename(staging.c_str(), chunks.c_str()) != 0) moved = ErrnoStatus(chunks, errno);
-    if (!moved.ok()) report.note += (report.note.empty() ? "" : "; ") + ("chunks not kept: " + moved.message());
+    if (moved.ok()) index = chunks + "/" + m.artifacts.front().dir + "/" + kIndexFileName;
+    else report.note = "chunks not kept: " + moved.message();
   }
+  if (o.before_live) DS_RETURN_IF_ERROR(o.before_live(id));
+  DS_RETURN_IF_ERROR(WriteLatest(*bucket, o.model, id));
+
+  // The version is live now: failing to keep it locally only costs the next
+  // publish a fetch from the bucket, so it is a warning, not a failed publish.
+  Status kept = KeepCopy(o, *store, m, index);
+  if (!kept.ok())
+    report.note += (report.note.empty() ? "" : "; ") + ("published, but the state store did not keep it: " + kept.message());
   DS_RETURN_IF_ERROR(RemoveAll(staging));
   return report;
 }

@@ -234,3 +234,20 @@ TEST_CASE("two nodes follow versions 1 and 2 over the swarm, run on_update, re-s
   CHECK(again->Terminate(5) == 0);
   CHECK(ReadText(tmp / "hook0") == "1\n2\n");  // nothing new: no hook
 }
+
+TEST_CASE("publish --seed listens before refs/latest names the version, so no node dials a seed not yet there") {
+  TempDir tmp;
+  WriteSafetensors(tmp / "model.safetensors", {{"w", "BF16", {4096}, RandomBytes(8192, 7)}});
+  REQUIRE(RunDeltaswarm({"keygen", "-o", tmp / "key", "-q"}).exit_code == 0);
+  ChildProcess publish(SpawnDeltaswarmTo({"publish", "--bucket", tmp / "bucket", "--model", "m", "--key", tmp / "key",
+                                          "--state", tmp / "state", "--seed", "--listen", "127.0.0.1:0",
+                                          "--ready-file", tmp / "ready", "-q", tmp / "model.safetensors"},
+                                         "", tmp / "publish.err"));
+  const std::string latest = tmp / "bucket/m/refs/latest";
+  // Polled every millisecond: the moment refs/latest exists, the seed must already serve.
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(latest) && Clock::now() < until) ::usleep(1000);
+  REQUIRE_MESSAGE(std::filesystem::exists(latest), ReadText(tmp / "publish.err"));
+  CHECK(!ReadText(tmp / "ready").empty());
+  CHECK(ReadText(latest) == "1\n");
+}
