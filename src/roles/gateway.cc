@@ -95,6 +95,7 @@ class Gateway {
         uint64_t id = (it++)->first;  // SeedVersion's failure erases the entry
         Status st = SeedVersion(id, /*verify=*/true);
         if (st.ok()) continue;
+        if (st.code() == Code::kCancelled) return st;  // stopped while checking: nothing is wrong with it
         Emit("warning", id, "dropping version " + std::to_string(id) + ": " + st.message());
         DS_RETURN_IF_ERROR(RemoveVersion(id, /*announce=*/false));
       }
@@ -162,7 +163,7 @@ class Gateway {
         fetched += got;
       }
       // Checks every object; fetches from the bucket what the swarm did not bring.
-      DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(upstream_, o_.model, id, a, local, progress_));
+      DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(upstream_, o_.model, id, a, local, progress_, stop_));
       report_.bucket_bytes += got;
       from_bucket += got;
       fetched += got;
@@ -208,7 +209,7 @@ class Gateway {
     for (const ManifestArtifact& a : m.artifacts) {
       if (verify) {
         DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(upstream_, o_.model, id, a,
-                                                           dir_.ChunksDir(id) + "/" + a.dir, progress_));
+                                                           dir_.ChunksDir(id) + "/" + a.dir, progress_, stop_));
         report_.bucket_bytes += got;
       }
       DS_ASSIGN_OR_RETURN(std::vector<std::byte> torrent, FetchTorrent(mirror_, o_.model, id, a));
@@ -311,7 +312,9 @@ Result<GatewayReport> RunGateway(const GatewayOptions& o, const std::atomic<bool
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> seeds, Swarm::Start(so));
   Gateway gateway(o, *upstream, *dir, std::move(trusted), upstream_swarm.get(), seeds.get(), &stop, on_event,
                   progress);
-  DS_RETURN_IF_ERROR(gateway.Restore());
+  Status restored = gateway.Restore();
+  if (!restored.ok() && restored.code() == Code::kCancelled && stop.load()) return gateway.Finish();
+  DS_RETURN_IF_ERROR(restored);
   DS_ASSIGN_OR_RETURN(std::unique_ptr<BucketServer> server, BucketServer::Start(dir->root + "/mirror", o.http_listen));
 
   GatewayReport report;

@@ -57,7 +57,7 @@ class Puller {
     // what is missing (everything, without a swarm).
     for (const Step& s : steps) {
       DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(bucket_, o_.model, s.version, *s.artifact,
-                                                         StagingFor(s), progress_));
+                                                         StagingFor(s), progress_, ctx_.stop));
       report_.downloaded_bytes += got;
     }
     std::string base = steps.front().artifact->kind == "delta" ? store_.CheckpointPath(manifests_.at(held)) : "";

@@ -34,7 +34,7 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
   uint64_t payload = 0;
   for (const auto& a : m.artifacts) {
     payload += a.bytes();
-    DS_RETURN_IF_ERROR(DownloadArtifact(*bucket, o.model, version, a, save + "/" + a.dir, progress).status());
+    DS_RETURN_IF_ERROR(DownloadArtifact(*bucket, o.model, version, a, save + "/" + a.dir, progress, &stop).status());
     DS_ASSIGN_OR_RETURN(auto torrent, FetchTorrent(*bucket, o.model, version, a));
     DS_RETURN_IF_ERROR(swarm->AddSeed(torrent, save).status());
   }

@@ -11,6 +11,8 @@
 #include "deltaswarm/swarm.h"
 #include "deltaswarm/synth.h"
 #include "nginx_server.h"
+#include "roles/artifact_transfer.h"
+#include "roles/bucket_layout.h"
 #include "roles/local_store.h"
 #include "test_util.h"
 
@@ -309,4 +311,38 @@ TEST_CASE("publish writes each artifact's torrent; the manifest authenticates it
   INFO(done.message());
   REQUIRE(done.ok());
   CHECK(SameTree(w.tmp / "swarm/delta", w.BucketDir() + "/m/versions/5/delta"));
+}
+
+TEST_CASE("a stop ends an artifact download before the next object and keeps the verified ones") {
+  World w(false);
+  REQUIRE(w.PublishVersion(1).ok());
+  auto bucket = OpenBucket(w.bucket);
+  REQUIRE(bucket.ok());
+  auto trusted = TrustedKey::Load(w.tmp / "key.pub");
+  REQUIRE(trusted.ok());
+  auto m = FetchManifest(**bucket, "m", 1, std::span(&trusted.value(), 1));
+  REQUIRE(m.ok());
+  const ManifestArtifact& keyframe = *m->Find("keyframe");
+  REQUIRE(keyframe.chunks.size() >= 1);
+
+  std::atomic<bool> stop{true};
+  auto cancelled = DownloadArtifact(**bucket, "m", 1, keyframe, w.tmp / "dl/keyframe", nullptr, &stop);
+  CHECK(cancelled.status().code() == Code::kCancelled);
+  CHECK(!fs::exists(w.tmp / "dl/keyframe/" + kIndexFileName));
+
+  // Stopped after the first object: the index stays, verified, and a resumed
+  // download fetches only the rest.
+  stop = false;
+  uint64_t objects = 0;
+  ProgressFn stop_after_first = [&](const char*, uint64_t done, uint64_t) {
+    if (done >= keyframe.index_size && objects++ == 0) stop = true;
+  };
+  auto partial = DownloadArtifact(**bucket, "m", 1, keyframe, w.tmp / "dl/keyframe", stop_after_first, &stop);
+  CHECK(partial.status().code() == Code::kCancelled);
+  CHECK(fs::file_size(w.tmp / "dl/keyframe/" + kIndexFileName) == keyframe.index_size);
+  stop = false;
+  auto resumed = DownloadArtifact(**bucket, "m", 1, keyframe, w.tmp / "dl/keyframe", nullptr, &stop);
+  REQUIRE(resumed.ok());
+  CHECK(*resumed == keyframe.bytes() - keyframe.index_size);
+  CHECK(SameTree(w.tmp / "dl/keyframe", w.BucketDir() + "/m/versions/1/keyframe"));
 }
