@@ -23,6 +23,8 @@
 # the other ranks (SIGTERM to each rank's process group, then SIGKILL; a rank
 # that gets to report prints `rank <r>: stopped by SIGTERM ...`) and exits
 # with the failed rank's code.
+# If mpirun dies without stopping its ranks (SIGKILL, or a second SIGTERM or
+# SIGINT within 5 s), each rank stops its pull within about 1 s on its own.
 # A stopped rank's store keeps its previous `current` (or none): run again.
 #
 # Options (environment variable in brackets; the option wins):
@@ -46,7 +48,7 @@
 #   -- ARGS             passed through to `deltaswarm pull` (e.g. -q, --json, -j 2)
 set -uo pipefail
 
-usage() { sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; }
 
 BUCKET=${DSMPI_BUCKET:-}
 MODEL=${DSMPI_MODEL:-}
@@ -125,7 +127,10 @@ PEERS=()
 deadline=$((SECONDS + WAIT))
 for p in "${CHOSEN[@]+"${CHOSEN[@]}"}"; do
   f=$JOBDIR/rank-$p
-  while [ ! -s "$f" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  while [ ! -s "$f" ] && [ "$SECONDS" -lt "$deadline" ]; do
+    ds_parent_gone && die "mpirun (parent process $_DS_PARENT) exited while waiting for rank $p"
+    sleep 0.1
+  done
   if [ -s "$f" ]; then
     ep=$(head -n 1 "$f")
     [ -n "$ep" ] && PEERS+=(--peer "$ep")

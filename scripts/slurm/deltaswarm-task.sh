@@ -5,10 +5,11 @@
 #   srun --ntasks-per-node=1 deltaswarm-task.sh [PULL_ARGS]
 # Needs scripts/lib/pull-and-report.sh (../lib from this file). On failure it
 # prints `task <i>: FAILED: <reason> (pull exit <code>; node <name>[, dest D])`
-# to stderr and exits with pull's code (2 for a setup error).
+# to stderr and exits with pull's code (2 for a setup error). If its parent
+# (slurmstepd) dies without stopping it, the task stops its pull within ~1 s.
 set -uo pipefail
 
-case "${1:-}" in -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 
 PROCID=${SLURM_PROCID:-}
 LIB=$(dirname "${BASH_SOURCE[0]}")/../lib/pull-and-report.sh

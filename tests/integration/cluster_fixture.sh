@@ -23,11 +23,20 @@
 #                             STATE=none (no current yet); fails on anything else
 #   fx_strays                 PIDs of processes, not fx_spawn'ed, whose command
 #                             line mentions $TMP (should be none)
+#   fx_cmdline_pids STRING    PIDs of running processes (not zombies, not this
+#                             shell) whose command line contains STRING
+#   fx_forget PID             drop PID (reaped already) from fx_stop_all's list
 # FX_KEEP=1 in the environment keeps $TMP (for debugging).
 
 fail() { echo "${FX_NAME:-test}: FAILED: $*" >&2; exit 1; }
 
-fx_alive() { [ -r "/proc/$1/stat" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+# True while PID runs (a zombie counts as gone); builtins only, no fork.
+fx_alive() {
+  local st
+  read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ]
+}
 
 fx_init() {
   FX_NAME=$1
@@ -162,4 +171,21 @@ fx_strays() {
     fx_alive "$p" && echo "$p"
   done
   return 0
+}
+
+fx_cmdline_pids() {
+  local f p
+  for f in $(grep -lzF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null); do
+    p=${f#/proc/}
+    p=${p%/cmdline}
+    [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] && continue
+    fx_alive "$p" && echo "$p"
+  done
+  return 0
+}
+
+fx_forget() {
+  local p keep=()
+  for p in "${FX_PIDS[@]+"${FX_PIDS[@]}"}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  FX_PIDS=("${keep[@]+"${keep[@]}"}")
 }

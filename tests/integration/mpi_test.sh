@@ -12,7 +12,14 @@
 #     that no process of the run is left and that the seed still runs;
 #  2. the fault removed, the same command again (a retry over the stores left
 #     by run 1): mpirun exits 0, all 8 ranks print
-#     `rank <r>: version <v> sha256 <sha>` with the synthesized checkpoint's sha256.
+#     `rank <r>: version <v> sha256 <sha>` with the synthesized checkpoint's sha256;
+#  3. mpirun dies without stopping its ranks: 4 ranks whose pulls stall (their
+#     seed is a port nobody listens on; a directory bucket is no web seed),
+#     then two SIGTERMs to mpirun 0.2 s apart (Open MPI 4.1 answers the second
+#     with an immediate exit, like a double Ctrl-C or `timeout` + `kill`, and
+#     signals no rank). Checks that within STOP_LIMIT s no process of that run
+#     is left: no launcher and no pull (matched by the run's dest root in
+#     /proc/*/cmdline) and nothing in the ranks' process groups (tee, watchdog).
 # Fails (exit 1, one line) if mpirun is missing: scripts/install-deps.sh
 # installs it (openmpi-bin).
 #   mpi_test.sh DELTASWARM_BINARY MPI_SCRIPT
@@ -21,6 +28,7 @@ DS=$(realpath "$1")
 SCRIPT=$(realpath "$2")
 NP=8
 BAD=5
+STOP_LIMIT=8   # seconds for the ranks of a dead mpirun to stop (step 3)
 # shellcheck source-path=SCRIPTDIR source=cluster_fixture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/cluster_fixture.sh"
 fx_init mpi_test "$DS"
@@ -77,3 +85,59 @@ if [ "$RC" != 0 ]; then
 fi
 fx_check_reports rank "$NP" "$OUT"
 echo "mpi_test: ok ($NP ranks, $WANT, mpirun $SECS s)"
+
+# ---- 3. mpirun exits without stopping its ranks while their pulls stall
+SNP=4
+STALL=$TMP/dest-stall
+base=$(fx_free_ports $((SNP + 1)))   # the last port is the (absent) seed's
+mpirun --allow-run-as-root --oversubscribe -np "$SNP" \
+  bash "$SCRIPT" --deltaswarm "$DS" --bucket "$TMP/bucket" --model m --trust "$TMP/key.pub" \
+  --dest-root "$STALL" --rdv "$TMP/rdv" --job-id mpi-test-stall --seed "127.0.0.1:$((base + SNP))" \
+  --base-port "$base" --host 127.0.0.1 --peers 3 --linger 1 -- -q -j 1 \
+  >"$TMP/stall.out" 2>"$TMP/stall.err" &
+MP=$!
+FX_PIDS+=("$MP")   # stopped by the cleanup if this step fails early
+pulls=()
+for ((n = 0; n < 300; n++)); do
+  mapfile -t pulls < <(fx_cmdline_pids "$STALL/rank-")
+  [ "${#pulls[@]}" -ge "$SNP" ] && break
+  fx_alive "$MP" || { cat "$TMP/stall.err" >&2; fail "mpirun exited before $SNP pulls ran"; }
+  sleep 0.1
+done
+[ "${#pulls[@]}" = "$SNP" ] || fail "${#pulls[@]} pulls of the stalling run after 30 s, expected $SNP"
+sleep 0.5
+launchers=()
+for p in "${pulls[@]}"; do launchers+=("$(ps -o ppid= -p "$p" | tr -d ' ')"); done
+# Every process of the run: naming its dest root (launcher, pull, watchdog)
+# or in a rank's process group (= its launcher's PID: also tee and sleep).
+stall_left() {
+  local p
+  { fx_cmdline_pids "$STALL"
+    ps -e -o pid=,pgid= | awk -v g=" ${launchers[*]} " 'index(g, " " $2 " ") { print $1 }'
+  } | sort -u | while read -r p; do fx_alive "$p" && echo "$p"; done
+  return 0
+}
+t0=${EPOCHREALTIME/./}
+kill -TERM "$MP"
+sleep 0.2
+kill -TERM "$MP" 2>/dev/null || true
+for ((n = 0; n < 100; n++)); do fx_alive "$MP" || break; sleep 0.1; done
+fx_alive "$MP" && fail "mpirun still runs 10 s after two SIGTERMs"
+outlived=0
+for p in "${launchers[@]}"; do fx_alive "$p" && outlived=$((outlived + 1)); done
+MRC=0
+wait "$MP" || MRC=$?
+fx_forget "$MP"
+deadline=$((${t0:0:-6} + STOP_LIMIT))
+while left=$(stall_left); [ -n "$left" ] && [ "${EPOCHREALTIME%.*}" -lt "$deadline" ]; do sleep 0.2; done
+ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+if [ -n "$left" ]; then
+  ps -o pid=,pgid=,args= -p "${left//$'\n'/,}" >&2 || true
+  mapfile -t strays <<<"$left"
+  kill -TERM "${strays[@]}" 2>/dev/null || true
+  sleep 1
+  kill -KILL "${strays[@]}" 2>/dev/null || true
+  fail "processes of the stalling run left $STOP_LIMIT s after mpirun was SIGTERMed (see above)"
+fi
+echo "mpi_test: dead mpirun ok (exit $MRC after two SIGTERMs; $outlived of $SNP launchers outlived it;" \
+  "all processes of the run gone $ms ms after the first SIGTERM)"
