@@ -51,34 +51,12 @@ done
 [[ "$NODES" =~ ^[0-9]+$ && "$NODES" -ge 3 ]] || { echo "demo: --nodes must be a number >= 3" >&2; exit 2; }
 
 # ---------------------------------------------------------------- processes
-PIDS=()       # every background process still to stop
+# shellcheck source=scripts/lib/processes.sh
+. "$ROOT/scripts/lib/processes.sh"  # PIDS, alive, forget, stop_pids
 OWN_WORK=0
 log() { echo "demo: $*"; }
 fail() { echo "demo: FAILED: $*" >&2; exit 1; }
 
-# True while pid runs (a zombie does not count).
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ "$state" != Z ]
-}
-forget() {  # drops pid from PIDS
-  local keep=() p
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]+"${keep[@]}"}")
-}
-# Stops the given PIDs: SIGTERM, SIGKILL after 10 s, then reaps them.
-stop_pids() {
-  local p deadline=$((SECONDS + 10))
-  for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "$@"; do
-    while alive "$p" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-    if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
-    wait "$p" 2>/dev/null || true
-    forget "$p"
-  done
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM

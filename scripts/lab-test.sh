@@ -106,30 +106,11 @@ UPLINK_BPS=$(rate_bps "$UPLINK") || fail "--uplink '$UPLINK': use a tc rate such
 rate_bps "$LAN" >/dev/null || fail "--lan '$LAN': use a tc rate such as 1gbit"
 
 # ---------------------------------------------------------------- processes, teardown
-PIDS=()       # every background process still to stop
+# shellcheck source=scripts/lib/processes.sh
+. "$ROOT/scripts/lib/processes.sh"  # PIDS, alive, forget, stop_pids
 LAB_CREATED=0
 WORK=""
 
-alive() {  # a zombie does not count
-  kill -0 "$1" 2>/dev/null || return 1
-  [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
-forget() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]+"${keep[@]}"}")
-}
-# stop_pids PID...: SIGTERM, SIGKILL after 10 s, reap.
-stop_pids() {
-  local p deadline=$((SECONDS + 10))
-  for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "$@"; do
-    while alive "$p" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-    if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
-    wait "$p" 2>/dev/null || true
-    forget "$p"
-  done
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
