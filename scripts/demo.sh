@@ -144,6 +144,17 @@ GW_HTTP=127.0.0.1:${PORTS[NODES + 2]}
 GW_URL=http://$GW_HTTP/
 node_ep() { echo "127.0.0.1:${PORTS[$(( ($1 % NODES) + 1 ))]}"; }
 
+# wait_ready FILE PID ERRLOG WHAT: until PID has written its --ready-file
+# FILE, i.e. serves (bounded by TIMEOUT); fails if PID exits first.
+wait_ready() {
+  local file=$1 pid=$2 err=$3 what=$4 deadline=$((SECONDS + TIMEOUT))
+  until [ -s "$file" ]; do
+    alive "$pid" || { tail_of "$err"; fail "$what exited before serving"; }
+    [ "$SECONDS" -lt "$deadline" ] || { tail_of "$err"; fail "$what did not serve within ${TIMEOUT} s"; }
+    sleep 0.1
+  done
+}
+
 # ---------------------------------------------------------------- publisher
 PUB_PID=""
 # publish_seed K: publishes ckpt/vK as the next version and keeps seeding it
@@ -155,12 +166,7 @@ publish_seed() {
     "$WORK/ckpt/v$k/model.safetensors" >"$WORK/pub$k.log" 2>"$WORK/pub$k.err" &
   PUB_PID=$!
   PIDS+=("$PUB_PID")
-  local deadline=$((SECONDS + TIMEOUT))
-  until [ -s "$WORK/pub$k.ready" ]; do
-    alive "$PUB_PID" || { tail_of "$WORK/pub$k.err"; fail "publish of v$k exited before seeding"; }
-    [ "$SECONDS" -lt "$deadline" ] || { tail_of "$WORK/pub$k.err"; fail "publish of v$k: no seed after ${TIMEOUT} s"; }
-    sleep 0.1
-  done
+  wait_ready "$WORK/pub$k.ready" "$PUB_PID" "$WORK/pub$k.err" "publish of v$k"
 }
 # Stops the publisher's seed; it must end cleanly (its summary closes pubK.log).
 stop_publisher() {
@@ -185,12 +191,7 @@ start_gateway() {
     --ready-file "$WORK/gateway.ready" --json >"$WORK/gateway.log" 2>"$WORK/gateway.err" &
   GW_PID=$!
   PIDS+=("$GW_PID")
-  local deadline=$((SECONDS + TIMEOUT))
-  until [ -s "$WORK/gateway.ready" ]; do
-    alive "$GW_PID" || { tail_of "$WORK/gateway.err"; fail "the gateway exited before serving"; }
-    [ "$SECONDS" -lt "$deadline" ] || { tail_of "$WORK/gateway.err"; fail "the gateway did not serve within ${TIMEOUT} s"; }
-    sleep 0.1
-  done
+  wait_ready "$WORK/gateway.ready" "$GW_PID" "$WORK/gateway.err" "the gateway"
 }
 
 # ---------------------------------------------------------------- nodes
