@@ -53,10 +53,10 @@ class PublishedSeed {
     so.version = version;
     auto on_ready = [this, &args, o, version, output](const std::string& ep) {
       if (!args.ready_file.empty()) std::ofstream(args.ready_file) << ep << "\n";
-      if (output.json)
-        std::cout << nlohmann::json{{"event", "seeding"}, {"command", "publish"}, {"version", version}, {"endpoint", ep}}
-                         .dump()
-                  << std::endl;
+      if (output.json) {
+        nlohmann::json event = {{"event", "seeding"}, {"command", "publish"}, {"version", version}, {"endpoint", ep}};
+        std::cout << event.dump() << std::endl;
+      }
       else if (!output.quiet)
         std::cout << "seeding " << o.model << " version " << version << " on " << ep << std::endl;
       if (args.seed_duration_s > 0)

@@ -36,7 +36,8 @@ Result<tcp::endpoint> ParseListen(const std::string& listen) {
   const char* first = listen.data() + colon + 1;
   const char* last = listen.data() + listen.size();
   auto [end, err] = std::from_chars(first, last, port);
-  if (err != std::errc() || end != last || port < 0 || port > 65535) return InvalidArgument("listen address '" + listen + "': bad port");
+  if (err != std::errc() || end != last || port < 0 || port > 65535)
+    return InvalidArgument("listen address '" + listen + "': bad port");
   boost::system::error_code ec;
   asio::ip::address address = asio::ip::make_address(host, ec);
   if (ec) return InvalidArgument("listen address '" + listen + "': bad IP address '" + host + "'");
@@ -69,7 +70,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Respond() {
     const bool head = request_.method() == http::verb::head;
-    if (!head && request_.method() != http::verb::get) return SendText(http::status::method_not_allowed, "GET or HEAD\n");
+    if (!head && request_.method() != http::verb::get)
+      return SendText(http::status::method_not_allowed, "GET or HEAD\n");
     std::string target(request_.target());
     target = target.substr(0, target.find('?'));
     std::string key = target.empty() ? "" : target.substr(1);
@@ -92,8 +94,9 @@ class Session : public std::enable_shared_from_this<Session> {
       res->keep_alive(request_.keep_alive());
       return Send(res);
     }
-    auto res = std::make_shared<http::response<http::file_body>>(
-        std::piecewise_construct, std::make_tuple(std::move(body)), std::make_tuple(http::status::ok, request_.version()));
+    auto res = std::make_shared<http::response<http::file_body>>(std::piecewise_construct,
+                                                                  std::make_tuple(std::move(body)),
+                                                                  std::make_tuple(http::status::ok, request_.version()));
     res->set(http::field::content_type, "application/octet-stream");
     res->content_length(size);
     res->keep_alive(request_.keep_alive());

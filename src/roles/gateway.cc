@@ -69,7 +69,7 @@ Result<std::unique_ptr<GatewayDir>> OpenGatewayDir(const std::string& root) {
 class Gateway {
  public:
   // upstream_swarm (may be null) fetches from upstream peers; seeds (may be
-  // null: a sync) serves the nodes; stop (may be null) cancels a swarm wait.
+  // null: a sync) serves the nodes; stop (may be null) ends a download.
   Gateway(const GatewayOptions& o, Bucket& upstream, GatewayDir& dir, std::vector<TrustedKey> trusted,
           Swarm* upstream_swarm, Swarm* seeds, const std::atomic<bool>* stop,
           const std::function<void(const GatewayEvent&)>& on_event, const ProgressFn& progress)
@@ -87,7 +87,8 @@ class Gateway {
         held_.emplace(id, std::move(m).value());
         continue;
       }
-      if (m.status().code() != Code::kNotFound) Emit("warning", id, "dropping version " + std::to_string(id) + ": " + m.status().message());
+      if (m.status().code() != Code::kNotFound)
+        Emit("warning", id, "dropping version " + std::to_string(id) + ": " + m.status().message());
       DS_RETURN_IF_ERROR(RemoveVersion(id, /*announce=*/false));
     }
     if (seeds_) {
@@ -241,7 +242,8 @@ class Gateway {
     torrents_.erase(id);
     held_.erase(id);
     DS_RETURN_IF_ERROR(RemoveAll(dir_.ChunksDir(id)));
-    if (announce) Emit("removed", id, "version " + std::to_string(id) + " removed (keep " + std::to_string(o_.keep) + ")");
+    if (announce)
+      Emit("removed", id, "version " + std::to_string(id) + " removed (keep " + std::to_string(o_.keep) + ")");
     return Status::Ok();
   }
 

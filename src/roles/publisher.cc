@@ -168,8 +168,10 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   // The version is live now: failing to keep it locally only costs the next
   // publish a fetch from the bucket, so it is a warning, not a failed publish.
   Status kept = KeepCopy(o, *store, m, index);
-  if (!kept.ok())
-    report.note += (report.note.empty() ? "" : "; ") + ("published, but the state store did not keep it: " + kept.message());
+  if (!kept.ok()) {
+    if (!report.note.empty()) report.note += "; ";
+    report.note += "published, but the state store did not keep it: " + kept.message();
+  }
   DS_RETURN_IF_ERROR(RemoveAll(staging));
   return report;
 }
