@@ -8,10 +8,8 @@
 // such version. Every mirrored version holds all its artifacts, and the
 // mirrored versions run contiguously from a keyframe, so any node finds
 // either its delta chain or a keyframe path.
-#include <chrono>
 #include <filesystem>
 #include <map>
-#include <thread>
 #include <unistd.h>
 
 #include "bucket/bucket_server.h"
@@ -22,26 +20,12 @@
 #include "deltaswarm/swarm.h"
 #include "roles/artifact_transfer.h"
 #include "roles/bucket_layout.h"
+#include "roles/follower.h"
 #include "roles/swarm_fetch.h"
 
 namespace deltaswarm {
 
 namespace {
-
-// An upstream download without progress is re-added after this long (then
-// 2x, up to 30 s): a publisher's seed may start listening after its version
-// appears in the bucket.
-constexpr double kRestartStalledS = 2;
-
-Status CheckGatewayOptions(const GatewayOptions& o) {
-  for (auto [value, name] : {std::pair{&o.bucket, "bucket"}, {&o.model, "model"}, {&o.dir, "dir"}})
-    if (value->empty()) return InvalidArgument(std::string(name) + " is required (config key or --" + name + ")");
-  if (o.trust.empty()) return InvalidArgument("at least one trusted key is required (config key trust or --trust)");
-  if (!(o.poll_interval_s > 0)) return InvalidArgument("the poll interval must be > 0");
-  if (o.keep == 0) return InvalidArgument("keep must be at least 1");
-  if (o.upload_rate < 0 || o.download_rate < 0) return InvalidArgument("rate limits must be >= 0");
-  return CheckModelName(o.model);
-}
 
 // The gateway's directory, locked for one process.
 struct GatewayDir {
@@ -269,25 +253,14 @@ class Gateway {
 // The session that fetches from upstream peers, when there are any.
 Result<std::unique_ptr<Swarm>> StartUpstreamSwarm(const GatewayOptions& o) {
   if (o.peers.empty() && o.trackers.empty()) return std::unique_ptr<Swarm>();
-  SwarmOptions so;
-  so.listen = "0.0.0.0:0";  // it only dials out
-  so.peers = o.peers;
-  so.trackers = o.trackers;
-  so.download_rate = o.download_rate;
-  so.torrent_web_seeds = false;  // the bucket is a fallback, not a peer
-  return Swarm::Start(so);
-}
-
-void SleepUnlessStopped(double seconds, const std::atomic<bool>& stop) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!stop.load() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // It only dials out: any port; its uploads are to upstream peers only.
+  return Swarm::Start(DownloaderSwarmOptions("0.0.0.0:0", o.peers, o.trackers, 0, o.download_rate));
 }
 
 }  // namespace
 
 Result<GatewayReport> SyncGateway(const GatewayOptions& o, const ProgressFn& progress) {
-  DS_RETURN_IF_ERROR(CheckGatewayOptions(o));
+  DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dir, "dir"));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> upstream, OpenBucket(o.bucket));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<GatewayDir> dir, OpenGatewayDir(o.dir));
@@ -302,7 +275,7 @@ Result<GatewayReport> SyncGateway(const GatewayOptions& o, const ProgressFn& pro
 Result<GatewayReport> RunGateway(const GatewayOptions& o, const std::atomic<bool>& stop,
                                  const std::function<void(const GatewayEvent&)>& on_event,
                                  const ProgressFn& progress) {
-  DS_RETURN_IF_ERROR(CheckGatewayOptions(o));
+  DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dir, "dir"));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> upstream, OpenBucket(o.bucket));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<GatewayDir> dir, OpenGatewayDir(o.dir));

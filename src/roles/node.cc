@@ -3,35 +3,22 @@
 // version over the swarm, runs the on_update hook and keeps seeding the
 // chunks of its newest versions, so that later nodes find peers.
 #include <algorithm>
-#include <chrono>
-#include <thread>
 
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/roles.h"
 #include "deltaswarm/swarm.h"
 #include "roles/bucket_layout.h"
+#include "roles/follower.h"
 #include "roles/local_store.h"
 #include "roles/node_hook.h"
 #include "roles/node_seeds.h"
 #include "roles/puller.h"
+#include "roles/swarm_fetch.h"
 
 namespace deltaswarm {
 
 namespace {
-
-// A stalled swarm download is re-added after this long (then 2x, up to 30 s).
-constexpr double kRestartStalledS = 2;
-
-Status CheckNodeOptions(const NodeOptions& o) {
-  for (auto [value, name] : {std::pair{&o.bucket, "bucket"}, {&o.model, "model"}, {&o.dest, "dest"}})
-    if (value->empty()) return InvalidArgument(std::string(name) + " is required (config key or --" + name + ")");
-  if (o.trust.empty()) return InvalidArgument("at least one trusted key is required (config key trust or --trust)");
-  if (!(o.poll_interval_s > 0)) return InvalidArgument("the poll interval must be > 0");
-  if (o.keep == 0) return InvalidArgument("keep must be at least 1");
-  if (o.upload_rate < 0 || o.download_rate < 0) return InvalidArgument("rate limits must be >= 0");
-  return CheckModelName(o.model);
-}
 
 // The newest n of ascending ids.
 std::vector<uint64_t> Newest(const std::vector<uint64_t>& ids, uint64_t n) {
@@ -186,29 +173,17 @@ class Node {
   NodeReport report_;
 };
 
-// Sleeps up to seconds, returning early once *stop is true.
-void SleepUnlessStopped(double seconds, const std::atomic<bool>& stop) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!stop.load() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-}
-
 }  // namespace
 
 Result<NodeReport> RunNode(const NodeOptions& o, const std::atomic<bool>& stop,
                            const std::function<void(const NodeEvent&)>& on_event, const ProgressFn& progress) {
-  DS_RETURN_IF_ERROR(CheckNodeOptions(o));
+  DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dest, "dest"));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket));
   DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(o.dest));
-  SwarmOptions so;
-  so.listen = o.listen;
-  so.peers = o.peers;
-  so.trackers = o.trackers;
-  so.upload_rate = o.upload_rate;
-  so.download_rate = o.download_rate;
-  so.torrent_web_seeds = false;  // the bucket is a fallback, not a peer
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm, Swarm::Start(so));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm,
+                      Swarm::Start(DownloaderSwarmOptions(o.listen, o.peers, o.trackers, o.upload_rate,
+                                                          o.download_rate)));
 
   Node node(o, stop, on_event, progress, *bucket, store, *swarm, std::move(trusted));
   node.Reseed();

@@ -94,14 +94,8 @@ class Puller {
   Status FetchOverSwarm(const std::vector<Step>& steps) {
     Swarm* swarm = ctx_.swarm;
     if (swarm == nullptr) {
-      SwarmOptions so;
-      so.listen = o_.listen;
-      so.peers = o_.peers;
-      so.trackers = o_.trackers;
-      so.upload_rate = o_.upload_rate;
-      so.download_rate = o_.download_rate;
-      so.torrent_web_seeds = false;  // the bucket is a fallback, not a peer
-      DS_ASSIGN_OR_RETURN(own_swarm_, Swarm::Start(so));
+      DS_ASSIGN_OR_RETURN(own_swarm_, Swarm::Start(DownloaderSwarmOptions(o_.listen, o_.peers, o_.trackers,
+                                                                          o_.upload_rate, o_.download_rate)));
       swarm = own_swarm_.get();
     }
     std::vector<std::vector<std::byte>> torrents;

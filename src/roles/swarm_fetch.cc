@@ -29,6 +29,18 @@ std::string WebSeedFor(Bucket& bucket, const std::string& model, uint64_t id) {
   return http ? url : "";
 }
 
+SwarmOptions DownloaderSwarmOptions(const std::string& listen, const std::vector<std::string>& peers,
+                                    const std::vector<std::string>& trackers, int upload_rate, int download_rate) {
+  SwarmOptions so;
+  so.listen = listen;
+  so.peers = peers;
+  so.trackers = trackers;
+  so.upload_rate = upload_rate;
+  so.download_rate = download_rate;
+  so.torrent_web_seeds = false;
+  return so;
+}
+
 void ReportSwarmProgress(const TorrentStatus& status, const SwarmProgressFn& on_swarm, const ProgressFn& progress) {
   if (on_swarm) {
     on_swarm({status.total_done, status.total_wanted, status.payload_download_rate, status.payload_upload_rate,
