@@ -9,6 +9,7 @@
 #include "deltaswarm/gateway.h"
 #include "progress_reporter.h"
 #include "stop_signal.h"
+#include "tls_flags.h"
 
 namespace deltaswarm::cli {
 
@@ -56,7 +57,8 @@ CommandOutput Summary(const GatewayOptions& o, const GatewayReport& r, bool once
 void AddGatewayCommand(CLI::App& app, Registry& registry) {
   CLI::App* sub = app.add_subcommand(
       "gateway", "Mirror MODEL for a lab behind one uplink: fetch each new version once, verify it, seed it to the "
-                 "nodes and serve them the metadata over HTTP as their bucket; until SIGTERM (or one sync: --once)");
+                 "nodes and serve them the metadata over HTTP (HTTPS with --tls-cert) as their bucket; until SIGTERM "
+                 "(or one sync: --once)");
   auto a = std::make_shared<GatewayArgs>(sub);
   ConfigFlags<GatewayOptions>& c = a->config;
   c.Bind("--bucket", &GatewayOptions::bucket, "bucket", "Upstream bucket URL or path");
@@ -64,7 +66,7 @@ void AddGatewayCommand(CLI::App& app, Registry& registry) {
   c.Bind("--trust", &GatewayOptions::trust, "trust", "Trusted public key (PEM); repeatable");
   c.Bind("--dir", &GatewayOptions::dir, "dir", "The gateway's store: DIR/mirror/ (served), DIR/chunks/ (seeded)");
   c.Bind("--http", &GatewayOptions::http_listen, "http_listen",
-         "Metadata server ip:port; nodes use http://IP:PORT/ as their bucket");
+         "Metadata server ip:port; nodes use http://IP:PORT/ (https:// with --tls-cert) as their bucket");
   c.Bind("--listen", &GatewayOptions::listen, "listen", "Swarm listen address ip:port");
   c.Bind("--peer", &GatewayOptions::peers, "peers", "Upstream swarm peer ip:port; repeatable");
   c.Bind("--tracker", &GatewayOptions::trackers, "trackers", "Upstream tracker announce URL; repeatable");
@@ -80,6 +82,14 @@ void AddGatewayCommand(CLI::App& app, Registry& registry) {
          "Swarm download limit, bytes/s (0: none)");
   c.BindSwitch("--share,!--no-share", &GatewayOptions::share, "share",
                "--share hands each node its own share of pieces; --no-share offers every piece to every node");
+  // Its open-swarm warning is a GatewayEvent (RunGateway), not WarnIfOpenSwarm.
+  BindTlsFlags(c, &GatewayOptions::tls,
+               "The cluster CA certificate (PEM): checks --tls-cert, verifies an https:// upstream bucket and, with "
+               "--require-client-cert, the nodes' certificates");
+  c.BindSwitch("--require-client-cert", &GatewayOptions::require_client_cert, "require_client_cert",
+               "Serve the metadata over HTTPS only to clients with a certificate from --tls-ca");
+  c.Bind("--tls-crl", &GatewayOptions::tls_crl, "tls_crl",
+         "Revocation list (PEM, the CA's crl.pem) checked against client certificates, read at start");
   CLI::Option* once =
       sub->add_flag("--once", a->once,
                     "Bring DIR up to the upstream refs/latest once and exit, without serving (to prime a gateway)");

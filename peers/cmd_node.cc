@@ -7,6 +7,7 @@
 #include "config_flags.h"
 #include "deltaswarm/roles.h"
 #include "stop_signal.h"
+#include "tls_flags.h"
 
 namespace deltaswarm::cli {
 
@@ -56,12 +57,14 @@ void AddNodeCommand(CLI::App& app, Registry& registry) {
   c.Bind("--on-update", &NodeOptions::on_update, "on_update",
          "Shell command after each switch (env DELTASWARM_VERSION, DELTASWARM_CHECKPOINT)");
   c.Bind("-j,--threads", &NodeOptions::threads, "threads", "Worker threads (0: all cores)");
+  BindTlsFlags(c, &NodeOptions::tls);
   sub->add_option("--ready-file", a->ready_file, "Write the ip:port peers can reach this node at, once serving");
   AddOutputFlags(sub, registry);
   sub->callback([a, &registry] {
     registry.chosen = "node";
     registry.body = [a, &registry](ProgressFn progress) -> Result<CommandOutput> {
       DS_ASSIGN_OR_RETURN(NodeOptions options, a->config.Resolve());
+      WarnIfOpenSwarm(options.tls, "node");
       const std::atomic<bool>& stop = InstallStopSignals();
       const OutputOptions out_mode = registry.output;
       auto on_event = [&](const NodeEvent& e) {

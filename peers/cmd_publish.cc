@@ -14,6 +14,7 @@
 #include "deltaswarm/roles.h"
 #include "progress_reporter.h"
 #include "stop_signal.h"
+#include "tls_flags.h"
 
 namespace deltaswarm::cli {
 
@@ -51,6 +52,7 @@ class PublishedSeed {
     so.trust = {o.key + ".pub"};
     so.dir = o.state + "/chunks";
     so.version = version;
+    so.tls = o.tls;  // the publisher's identity serves its TLS torrents
     auto on_ready = [this, &args, o, version, output](const std::string& ep) {
       if (!args.ready_file.empty()) std::ofstream(args.ready_file) << ep << "\n";
       if (output.json) {
@@ -136,6 +138,10 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
                "Target chunk file size, e.g. 32Mi", ParseCount);
   c.Bind("--level", &PublishOptions::diff, &DiffOptions::zstd_level, "zstd_level",
          "zstd level for dense and full frames");
+  BindTlsFlags(c, &PublishOptions::tls,
+               "The cluster CA certificate (PEM): the torrents become TLS torrents only its certificate holders join");
+  c.Bind("--tls-crl", &PublishOptions::tls_crl, "tls_crl",
+         "The CA's revocation list (PEM, CA_DIR/crl.pem) each torrent carries (needs --tls-ca)");
   sub->add_flag("--seed", args->seed, "After publishing, seed the new version's chunks until SIGTERM or SIGINT");
   sub->add_option("--listen", args->seed_options.listen, "With --seed: TCP address ip:port (default 0.0.0.0:0)");
   sub->add_option("--peer", args->seed_options.peers, "With --seed: peer ip:port to connect to; repeatable");
@@ -151,6 +157,9 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
       DS_ASSIGN_OR_RETURN(PublishOptions o, args->config.Resolve());
       if (o.state.empty()) o.state = DefaultState(o.model);
       o.keep_chunks = args->seed;
+      if (args->seed) WarnIfOpenSwarm(o.tls, "publish --seed");
+      if (args->seed && !o.tls.ca.empty() && !o.tls.has_certificate())
+        return InvalidArgument("publish --seed with tls_ca: the seed of a closed swarm needs tls_cert and tls_key");
       PublishedSeed seed;
       if (args->seed) {
         progress = Serialised(progress);

@@ -5,6 +5,7 @@
 #include "config_flags.h"
 #include "deltaswarm/roles.h"
 #include "progress_reporter.h"
+#include "tls_flags.h"
 
 namespace deltaswarm::cli {
 
@@ -33,11 +34,13 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
   c->Bind("--upload-rate", &PullOptions::upload_rate, "upload_rate",
           "Swarm upload limit, bytes/s, also for local peers (0: none)");
   c->Bind("--download-rate", &PullOptions::download_rate, "download_rate", "Swarm download limit, bytes/s (0: none)");
+  BindTlsFlags(*c, &PullOptions::tls);
   AddOutputFlags(sub, registry);
   sub->callback([c, &registry] {
     registry.chosen = "pull";
     registry.body = [c, &registry](ProgressFn progress) -> Result<CommandOutput> {
       DS_ASSIGN_OR_RETURN(PullOptions o, c->Resolve());
+      if (!o.peers.empty() || !o.trackers.empty()) WarnIfOpenSwarm(o.tls, "pull");
       o.on_swarm_progress = registry.swarm_progress;
       DS_ASSIGN_OR_RETURN(PullReport r, Pull(o, progress));
       CommandOutput out;

@@ -6,6 +6,7 @@
 
 #include "command.h"
 #include "stop_signal.h"
+#include "tls_flags.h"
 #include "deltaswarm/roles.h"
 
 namespace deltaswarm::cli {
@@ -37,11 +38,13 @@ void AddSeedCommand(CLI::App& app, Registry& registry) {
                 "Offer every piece to every node (libtorrent's default) instead of handing each node its share");
   sub->add_option("--ready-file", a->ready_file, "Write the ip:port peers can reach this seed at, once serving");
   sub->add_option("--duration", a->duration_s, "Stop after this many seconds (default: until SIGTERM or SIGINT)");
+  AddTlsOptions(sub, o.tls);
   AddOutputFlags(sub, registry);
   sub->callback([a, &registry] {
     registry.chosen = "seed";
     registry.body = [a, &registry](ProgressFn progress) -> Result<CommandOutput> {
       const std::atomic<bool>& stop = InstallStopSignals();
+      WarnIfOpenSwarm(a->options.tls, "seed");
       std::string endpoint;
       auto on_ready = [&](const std::string& ep) {
         endpoint = ep;

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   AddKeygenCommand(app, registry);
   AddNodeCommand(app, registry);
   AddGatewayCommand(app, registry);
+  AddCaCommand(app, registry);
 
   try {
     app.parse(argc, argv);

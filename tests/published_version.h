@@ -27,7 +27,9 @@ struct Published {
   std::string bucket_dir;
   Manifest manifest;
 
-  Published(const std::string& bucket_url, const std::string& bucket_files, uint64_t params) {
+  // publish_extra: more publish flags (e.g. --tls-ca for TLS torrents).
+  Published(const std::string& bucket_url, const std::string& bucket_files, uint64_t params,
+            const std::vector<std::string>& publish_extra = {}) {
     bucket = bucket_url.empty() ? tmp / "bucket" : bucket_url;
     bucket_dir = bucket_files.empty() ? tmp / "bucket" : bucket_files;
     SynthOptions s;
@@ -36,9 +38,10 @@ struct Published {
     s.versions = 0;
     REQUIRE(Synthesize(s, nullptr).ok());
     REQUIRE(GenerateKeyPair(tmp / "key", false).ok());
-    ChildProcess publish(SpawnDeltaswarmTo({"publish", "--bucket", bucket, "--model", "m", "--key", tmp / "key",
-                                            "--state", tmp / "state", "-q", checkpoint()},
-                                           "", tmp / "publish.err"));
+    std::vector<std::string> args = {"publish", "--bucket", bucket,       "--model", "m", "--key",
+                                     tmp / "key", "--state", tmp / "state", "-q",     checkpoint()};
+    args.insert(args.end(), publish_extra.begin(), publish_extra.end());
+    ChildProcess publish(SpawnDeltaswarmTo(args, "", tmp / "publish.err"));
     const int code = publish.Wait(60);
     INFO(ReadFileText(tmp / "publish.err"));
     REQUIRE(code == 0);

@@ -15,6 +15,7 @@
 
 #include "deltaswarm/progress.h"
 #include "deltaswarm/status.h"
+#include "deltaswarm/tls.h"
 
 namespace deltaswarm {
 
@@ -48,7 +49,10 @@ class Bucket {
 
 // Opens a bucket from a URL: "http://host:port/prefix", "https://...",
 // "file:///abs/path" or a plain path. A directory bucket's directory is
-// created if missing when create is true.
-Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create = false);
+// created if missing when create is true. For an https:// URL, tls (when not
+// empty) is the client's identity and the CA it verifies the server against;
+// its files are checked here (CheckIdentity), so a missing or mismatched file
+// fails at once with one line naming it. Other schemes ignore tls.
+Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create = false, const TlsIdentity& tls = {});
 
 }  // namespace deltaswarm

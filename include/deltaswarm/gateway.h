@@ -4,8 +4,9 @@
 // verifies them against the signed manifest and seeds them to the nodes
 // behind it. It never applies a delta and holds no checkpoint. It mirrors the
 // small metadata (refs/latest, manifests, torrents, indexes) and serves it
-// over HTTP, so that nodes use it as their bucket and get the payload only
-// through the swarm. Layout of DIR: docs/FORMAT.md.
+// over HTTP (HTTPS with a certificate), so that nodes use it as their bucket
+// and get the payload only through the swarm. Layout of DIR: docs/FORMAT.md;
+// closed swarms: docs/SECURITY.md.
 #pragma once
 
 #include <atomic>
@@ -16,6 +17,7 @@
 
 #include "deltaswarm/progress.h"
 #include "deltaswarm/status.h"
+#include "deltaswarm/tls.h"
 
 namespace deltaswarm {
 
@@ -37,6 +39,16 @@ struct GatewayOptions {
   int upload_rate = 0;              // bytes/s, 0 = unlimited
   int download_rate = 0;
   bool share = true;                // hand each node its share of pieces (SwarmOptions::share_seed)
+  // A closed swarm: with tls.cert/key (issued by the cluster CA, with the
+  // gateway's address among its hosts) the gateway joins the swarms as a TLS
+  // peer and serves the metadata over HTTPS only; tls also opens an https://
+  // upstream bucket. Without a certificate it warns at start that any host
+  // reaching its ports can download.
+  TlsIdentity tls;
+  // HTTPS metadata only to clients with a certificate from tls.ca (needs
+  // tls.cert and tls.ca), not listed in tls_crl (a PEM CRL, read at start).
+  bool require_client_cert = false;
+  std::string tls_crl;
 };
 
 // What a running gateway reports as it goes.
@@ -47,12 +59,12 @@ struct GatewayEvent {
   uint64_t upstream_bytes = 0;  // for "mirrored": payload fetched for it (bucket and swarm)
   uint64_t bucket_bytes = 0;    // for "mirrored": of those, read from the bucket itself
   std::string endpoint;  // for "ready": swarm ip:port nodes reach the gateway at
-  std::string http_url;  // for "ready": "http://ip:port/", the nodes' bucket URL
+  std::string http_url;  // for "ready": "http://ip:port/" or "https://ip:port/", the nodes' bucket URL
 };
 
 struct GatewayReport {
   std::string endpoint;            // swarm ip:port (empty for a sync)
-  std::string http_url;            // "http://ip:port/" nodes use as their bucket (empty for a sync)
+  std::string http_url;            // "http(s)://ip:port/" nodes use as their bucket (empty for a sync)
   uint64_t latest = 0;             // the newest version mirrored
   std::vector<uint64_t> mirrored;  // versions mirrored by this run, ascending
   std::vector<uint64_t> held;      // versions held at exit, ascending

@@ -11,6 +11,7 @@
 #include "deltaswarm/delta.h"
 #include "deltaswarm/progress.h"
 #include "deltaswarm/status.h"
+#include "deltaswarm/tls.h"
 
 namespace deltaswarm {
 
@@ -31,6 +32,12 @@ struct PublishOptions {
   // publish --seed starts serving here, so that nodes which see the version
   // find its seed listening. An error fails the publish; refs/latest stays.
   std::function<Status(uint64_t version)> before_live;
+  // A closed swarm: with tls.ca the torrents are TLS torrents of that CA (only
+  // its certificate holders join), carrying the revocation list tls_crl (may
+  // be empty). tls.cert/key: the identity of publish --seed's seed and of an
+  // HTTPS bucket client.
+  TlsIdentity tls;
+  std::string tls_crl;
 };
 
 struct PublishReport {
@@ -70,6 +77,7 @@ struct PullOptions {
   double linger_s = 0;              // keep seeding this long after switching
   int upload_rate = 0;              // bytes/s, 0 = unlimited
   int download_rate = 0;
+  TlsIdentity tls;                  // needed for TLS torrents and HTTPS buckets (tls.h)
 };
 
 struct PullReport {
@@ -103,6 +111,7 @@ struct SeedOptions {
   // Hand each node its share of pieces (SwarmOptions::share_seed); false
   // offers every piece to every node, as libtorrent does by default.
   bool share = true;
+  TlsIdentity tls;                  // needed for TLS torrents and HTTPS buckets (tls.h)
 };
 
 // Fetches (verified) the artifacts of a version from the bucket, or finds them
@@ -140,6 +149,7 @@ struct NodeOptions {
   unsigned threads = 0;
   double swarm_timeout_s = 3600;    // one version's swarm download, before it is retried
   SwarmProgressFn on_swarm_progress;  // as in PullOptions (may be empty)
+  TlsIdentity tls;                  // needed for TLS torrents and HTTPS buckets (tls.h)
 };
 
 // What a running node reports as it goes.

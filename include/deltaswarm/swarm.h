@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "deltaswarm/status.h"
+#include "deltaswarm/tls.h"
 
 namespace deltaswarm {
 
@@ -22,6 +23,7 @@ namespace deltaswarm {
 struct TorrentFile {
   std::vector<std::byte> bytes;
   std::string info_hash_v2_hex;  // SHA-256 of the info dict, 64 lowercase hex digits
+  std::string info_hash_v1_hex;  // SHA-1 of the info dict, 40 lowercase hex digits (hybrid torrents)
   uint64_t piece_bytes = 0;
   uint64_t payload_bytes = 0;    // sum of the real files' sizes (no pad files)
 };
@@ -32,9 +34,23 @@ struct TorrentFile {
 // power of two >= total_bytes, at least 16 KiB (libtorrent's minimum).
 uint64_t PieceSizeFor(uint64_t total_bytes);
 
-// Builds a BitTorrent v2-only torrent of every regular file directly in dir
-// (subdirectories and symlinks are not included), creator "deltaswarm", piece
-// size PieceSizeFor(total), hashing the files now.
+// Who may join a torrent's swarm. With ca_cert_pem the torrent is a TLS
+// torrent (libtorrent's SSL torrents, the CA certificate in the info dict):
+// only peers presenting a certificate that CA issued can connect, and the
+// info-hash, recorded in the signed manifest, binds the swarm to that CA.
+// crl_pem, the CA's revocation list when the torrent was made, is stored in
+// the info dict too ("deltaswarm-crl"); every session of ours that adds the
+// torrent refuses the certificates it lists (docs/SECURITY.md).
+struct TorrentAccess {
+  std::string ca_cert_pem;  // empty: an open torrent, any peer may join
+  std::string crl_pem;      // empty: no revocation list (only with ca_cert_pem)
+};
+
+// Builds a hybrid (v1 + v2) BitTorrent torrent of every regular file directly
+// in dir (subdirectories and symlinks are not included), creator
+// "deltaswarm", piece size PieceSizeFor(total), hashing the files now. Hybrid
+// rather than v2-only because libtorrent 2.0.8 corrupts its heap when a v2-only
+// piece fails its hash check (torrent_maker.cc says why).
 //
 // The torrent's name is `name`, and libtorrent fetches a file from a web seed
 // (BEP 19) at `<web seed url><name>/<file>`. So for a version's artifact dir in
@@ -42,10 +58,10 @@ uint64_t PieceSizeFor(uint64_t total_bytes);
 // "keyframe", the dir's basename) and web seed "http://host/prefix/<model>/versions/<id>/"
 // (ending in '/'): requests then land on the bucket's objects. web_seeds may be
 // empty; they are stored in the torrent, so every node that adds it uses them.
-// Errors: kNotFound (dir missing), kInvalidArgument (no files, bad name),
-// kIoError (a read failed while hashing).
+// Errors: kNotFound (dir missing), kInvalidArgument (no files, bad name, a
+// CRL without a CA), kIoError (a read failed while hashing).
 Result<TorrentFile> MakeTorrent(const std::string& dir, const std::string& name,
-                                const std::vector<std::string>& web_seeds);
+                                const std::vector<std::string>& web_seeds, const TorrentAccess& access = {});
 
 struct SwarmOptions {
   // "ip:port" to listen on (TCP); port 0 picks a free port, see listen_port().
@@ -72,6 +88,12 @@ struct SwarmOptions {
   // rest. For the publisher's or a gateway's seed; nodes need nothing set.
   bool share_seed = false;
   int share_in_flight_pieces = 4;  // pieces out with nodes at a time, over all nodes
+  // A closed swarm: with tls.cert and tls.key (a certificate the cluster CA
+  // issued) the session listens for TLS peers only (libtorrent's SSL
+  // socket, on `listen`) and joins TLS torrents, presenting that certificate;
+  // without them, adding a TLS torrent fails with kInvalidArgument. Start
+  // refuses an expired or unreadable certificate.
+  TlsIdentity tls;
 };
 
 // A torrent within one Swarm. 0 is never a valid id.
@@ -115,6 +137,11 @@ class Swarm {
   // "ip:port" peers can connect to.
   std::string endpoint() const;
 
+  // Ok if this session can join the torrent's swarm; else what AddSeed and
+  // AddDownload would say (kInvalidArgument: a TLS torrent and no
+  // certificate, or an open torrent in a TLS-only session). For roles that
+  // check before a long download.
+  Status CheckAdmission(std::span<const std::byte> torrent) const;
   // Seeds torrent from files already complete under save_path (the torrent's
   // files are at save_path/<name>/<file>), without checking them first.
   // kCorruption for a malformed torrent; kAlreadyExists if it is already added.

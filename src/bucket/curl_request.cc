@@ -131,6 +131,23 @@ std::string DescribeCurlError(CURL* h, CURLcode code, const char* detail) {
   return text;
 }
 
+// For https:// (libcurl ignores these for http://). curl_easy_reset leaves
+// peer and host verification on; they are set again so that no later edit
+// can quietly drop them: a closed swarm's bucket is only as closed as this.
+void SetTlsOptions(CURL* h, const TlsIdentity& tls) {
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  if (!tls.ca.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, tls.ca.c_str());
+  if (tls.has_certificate()) {
+    curl_easy_setopt(h, CURLOPT_SSLCERT, tls.cert.c_str());
+    curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+    // Without a key file libcurl looks for the key in the certificate file.
+    if (!tls.key.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, tls.key.c_str());
+    curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+}
+
 }  // namespace
 
 HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request) {
@@ -159,6 +176,7 @@ HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request)
   curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kReceiveBuffer);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  SetTlsOptions(h, options.tls);
   if (request.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT") {

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "deltaswarm/tls.h"
+
 namespace deltaswarm {
 
 struct HttpOptions {
@@ -15,6 +17,10 @@ struct HttpOptions {
   // A transfer slower than low_speed_bytes_per_s for low_speed_time_s is aborted (and retried).
   long low_speed_bytes_per_s = 1024;
   long low_speed_time_s = 30;
+  // For https:// only: cert/key (PEM) are presented to the server when given;
+  // ca replaces the system's trust store for verifying it. Peer and host
+  // verification stay on either way.
+  TlsIdentity tls;
 };
 
 }  // namespace deltaswarm

@@ -7,12 +7,39 @@
 #include "bucket/http_bucket.h"
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
+#include "deltaswarm/tls.h"
 
 namespace deltaswarm {
 
-Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create) {
+namespace {
+
+// Checks an HTTPS client's files up front: libcurl would report a missing key
+// only as a handshake failure on every request (and retry it), far from the
+// file's name.
+Status CheckClientTls(const std::string& url, const TlsIdentity& tls) {
+  if (tls.cert.empty() && !tls.key.empty())
+    return InvalidArgument(url + ": tls_key " + tls.key + " given without tls_cert");
+  if (tls.has_certificate()) {
+    Result<CertificateInfo> info = CheckIdentity(tls);
+    return info.ok() ? Status::Ok() : info.status().Prefixed(url);
+  }
+  if (!tls.ca.empty()) {
+    Result<std::string> ca = ReadPemFile(tls.ca);
+    if (!ca.ok()) return ca.status().Prefixed(url + ": tls_ca");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create, const TlsIdentity& tls) {
   if (url.starts_with("http://") || url.starts_with("https://")) {
-    return std::unique_ptr<Bucket>(std::make_unique<HttpBucket>(url));
+    HttpOptions options;
+    if (url.starts_with("https://")) {
+      DS_RETURN_IF_ERROR(CheckClientTls(url, tls));
+      options.tls = tls;
+    }
+    return std::unique_ptr<Bucket>(std::make_unique<HttpBucket>(url, options));
   }
   std::string path = url;
   if (url.starts_with("file://")) {

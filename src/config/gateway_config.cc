@@ -1,6 +1,7 @@
 // The gateway's config file (deltaswarm gateway): every key it reads, in one table.
 #include "config/checks.h"
 #include "config/schema.h"
+#include "config/tls_keys.h"
 
 namespace deltaswarm::config {
 
@@ -33,6 +34,15 @@ const Schema<GatewayOptions>& SchemaFor<GatewayOptions>() {
                   NotNegative)
         .Optional("share", &GatewayOptions::share,
                   "hand each node its own share of pieces (false: offer every piece to every node)");
+    // tls_cert, tls_key, tls_ca: the same keys as every role's.
+    AddTlsKeys(s, &GatewayOptions::tls,
+               "the cluster CA certificate (PEM): checks tls_cert, verifies an https:// upstream bucket and, with "
+               "require_client_cert, the nodes' certificates");
+    s.Optional("require_client_cert", &GatewayOptions::require_client_cert,
+               "serve the metadata over HTTPS only to clients with a certificate from tls_ca (needs tls_cert, tls_ca)")
+        .Optional("tls_crl", &GatewayOptions::tls_crl,
+                  "revocation list (PEM, the CA's crl.pem) checked against client certificates, read at start; needs "
+                  "require_client_cert");
     return s;
   }();
   return schema;

@@ -1,6 +1,7 @@
 // The node's config file (deltaswarm node): every key it reads, in one table.
 #include "config/checks.h"
 #include "config/schema.h"
+#include "config/tls_keys.h"
 
 namespace deltaswarm::config {
 
@@ -30,6 +31,7 @@ const Schema<NodeOptions>& SchemaFor<NodeOptions>() {
         .Optional("on_update", &NodeOptions::on_update,
                   "shell command run after each switch, with DELTASWARM_VERSION and DELTASWARM_CHECKPOINT set")
         .Optional("threads", &NodeOptions::threads, "worker threads for verify and apply (0: all cores)");
+    AddTlsKeys(s, &NodeOptions::tls);
     return s;
   }();
   return schema;

@@ -1,6 +1,7 @@
 // The publisher's config file (deltaswarm publish): every key it reads, in one table.
 #include "config/checks.h"
 #include "config/schema.h"
+#include "config/tls_keys.h"
 
 namespace deltaswarm::config {
 
@@ -27,6 +28,11 @@ const Schema<PublishOptions>& SchemaFor<PublishOptions>() {
                   BytesBetween(4096, UINT64_MAX))
         .Optional("zstd_level", &PublishOptions::diff, &DiffOptions::zstd_level,
                   "zstd level for dense and full frames");
+    AddTlsKeys(s, &PublishOptions::tls,
+               "the cluster CA certificate (PEM): the torrents become TLS torrents only its certificate holders "
+               "join (a closed swarm)");
+    s.Optional("tls_crl", &PublishOptions::tls_crl,
+               "the CA's revocation list (PEM, CA_DIR/crl.pem) carried by each torrent (needs tls_ca)");
     return s;
   }();
   return schema;

@@ -2,6 +2,7 @@
 // every key it reads, in one table.
 #include "config/checks.h"
 #include "config/schema.h"
+#include "config/tls_keys.h"
 
 namespace deltaswarm::config {
 
@@ -31,6 +32,7 @@ const Schema<PullOptions>& SchemaFor<PullOptions>() {
                   "swarm upload limit, bytes/s, also for local peers (0: none)", NotNegative)
         .Optional("download_rate", &PullOptions::download_rate, "swarm download limit, bytes/s (0: none)",
                   NotNegative);
+    AddTlsKeys(s, &PullOptions::tls);
     return s;
   }();
   return schema;

@@ -1,7 +1,8 @@
 // deltaswarm gateway: a seed-only mirror for the nodes behind a constrained
 // uplink. Each version's artifacts cross the uplink once, into
 // DIR/chunks/<id>/<kind>/, and reach the nodes through the swarm; the nodes
-// read the metadata from DIR/mirror/, a directory bucket served over HTTP.
+// read the metadata from DIR/mirror/, a directory bucket served over HTTP
+// (HTTPS when the gateway has a certificate).
 //
 // Invariant of the mirror: a version's manifest is there only once all its
 // artifacts are held, verified and seeded, and refs/latest names the newest
@@ -18,6 +19,7 @@
 #include "deltaswarm/delta_index.h"
 #include "deltaswarm/gateway.h"
 #include "deltaswarm/swarm.h"
+#include "deltaswarm/tls.h"
 #include "roles/artifact_transfer.h"
 #include "roles/bucket_layout.h"
 #include "roles/follower.h"
@@ -254,15 +256,38 @@ class Gateway {
 Result<std::unique_ptr<Swarm>> StartUpstreamSwarm(const GatewayOptions& o) {
   if (o.peers.empty() && o.trackers.empty()) return std::unique_ptr<Swarm>();
   // It only dials out: any port; its uploads are to upstream peers only.
-  return Swarm::Start(DownloaderSwarmOptions("0.0.0.0:0", o.peers, o.trackers, 0, o.download_rate));
+  return Swarm::Start(DownloaderSwarmOptions("0.0.0.0:0", o.peers, o.trackers, 0, o.download_rate, o.tls));
+}
+
+// The HTTPS settings that only mean something together, checked before the
+// restore (which may take minutes) so a bad combination fails at once.
+Status CheckGatewayTls(const GatewayOptions& o) {
+  if (o.require_client_cert && !o.tls.has_certificate())
+    return InvalidArgument("require_client_cert needs HTTPS, that is a certificate (tls_cert and tls_key)");
+  if (o.require_client_cert && o.tls.ca.empty())
+    return InvalidArgument("require_client_cert needs tls_ca, the CA client certificates must come from");
+  if (!o.tls_crl.empty() && !o.require_client_cert)
+    return InvalidArgument("tls_crl " + o.tls_crl +
+                           " is checked against client certificates: it needs require_client_cert");
+  if (o.tls.cert.empty() && o.tls.key.empty()) return Status::Ok();
+  // The metadata server loads these only after the restore: check them now
+  // (and a key without its certificate, which would mean plain HTTP).
+  Result<CertificateInfo> identity = CheckIdentity(o.tls);
+  if (!identity.ok()) return identity.status();
+  if (!o.tls_crl.empty()) {
+    Result<std::string> crl = ReadPemFile(o.tls_crl);
+    if (!crl.ok()) return crl.status().Prefixed("tls_crl");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
 
 Result<GatewayReport> SyncGateway(const GatewayOptions& o, const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dir, "dir"));
+  DS_RETURN_IF_ERROR(CheckGatewayTls(o));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> upstream, OpenBucket(o.bucket));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> upstream, OpenBucket(o.bucket, /*create=*/false, o.tls));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<GatewayDir> dir, OpenGatewayDir(o.dir));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> upstream_swarm, StartUpstreamSwarm(o));
   std::function<void(const GatewayEvent&)> no_events;
@@ -276,21 +301,26 @@ Result<GatewayReport> RunGateway(const GatewayOptions& o, const std::atomic<bool
                                  const std::function<void(const GatewayEvent&)>& on_event,
                                  const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dir, "dir"));
+  DS_RETURN_IF_ERROR(CheckGatewayTls(o));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> upstream, OpenBucket(o.bucket));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> upstream, OpenBucket(o.bucket, /*create=*/false, o.tls));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<GatewayDir> dir, OpenGatewayDir(o.dir));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> upstream_swarm, StartUpstreamSwarm(o));
   SwarmOptions so;
   so.listen = o.listen;
   so.upload_rate = o.upload_rate;
   so.share_seed = o.share;  // each piece crosses to the LAN about once; nodes trade the rest
+  so.tls = o.tls;           // the nodes' TLS torrents admit only the cluster's certificates
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> seeds, Swarm::Start(so));
   Gateway gateway(o, *upstream, *dir, std::move(trusted), upstream_swarm.get(), seeds.get(), &stop, on_event,
                   progress);
   Status restored = gateway.Restore();
   if (!restored.ok() && restored.code() == Code::kCancelled && stop.load()) return gateway.Finish();
   DS_RETURN_IF_ERROR(restored);
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<BucketServer> server, BucketServer::Start(dir->root + "/mirror", o.http_listen));
+  BucketServerTls https;  // plain HTTP without a certificate
+  if (o.tls.has_certificate()) https = BucketServerTls{o.tls, o.require_client_cert, o.tls_crl};
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<BucketServer> server,
+                      BucketServer::Start(dir->root + "/mirror", o.http_listen, https));
 
   GatewayReport report;
   report.endpoint = seeds->endpoint();
@@ -299,6 +329,12 @@ Result<GatewayReport> RunGateway(const GatewayOptions& o, const std::atomic<bool
     on_event(GatewayEvent{"ready", 0,
                           "seeding on " + report.endpoint + ", metadata at " + report.http_url, 0, 0,
                           report.endpoint, report.http_url});
+  // Right after "ready" (which stays the first event), once per run.
+  if (!o.tls.has_certificate() && on_event)
+    on_event(GatewayEvent{"warning", 0,
+                          "warning: no TLS certificate (tls_cert): any host that reaches " + report.endpoint + " or " +
+                              report.http_url + " can download the versions and metadata this gateway serves",
+                          0, 0, "", ""});
   while (!stop.load()) {
     Status st = gateway.Sync();
     if (!st.ok() && !stop.load() && on_event) on_event(GatewayEvent{"sync_failed", 0, st.message(), 0, 0, "", ""});

@@ -41,6 +41,7 @@ class Node {
     pull_.fallback_after_s = o.fallback_after_s;
     pull_.swarm_timeout_s = o.swarm_timeout_s;
     pull_.on_swarm_progress = o.on_swarm_progress;
+    pull_.tls = o.tls;
     // Without peers or trackers nobody can be asked: chunks come from the
     // bucket, and the node still seeds them to whoever connects.
     ctx_.swarm = o.peers.empty() && o.trackers.empty() ? nullptr : &swarm;
@@ -67,15 +68,19 @@ class Node {
     if (!seeded.empty()) Emit("seeding", seeded.back(), "seeding the chunks of " + List(seeded));
   }
 
-  // One poll: pulls refs/latest if it is newer than the held version.
-  void Poll() {
+  // One poll: pulls refs/latest if it is newer than the held version. A
+  // failed pull is reported and retried at the next poll, unless it failed
+  // over this node's options (kInvalidArgument, e.g. a closed swarm and no
+  // certificate): retrying cannot mend those, so that error ends the node.
+  Status Poll() {
     Result<PullOutcome> pulled = PullInto(pull_, bucket_, store_, trusted_, ctx_, progress_);
     if (!pulled.ok()) {
+      if (pulled.status().code() == Code::kInvalidArgument) return pulled.status();
       if (!stop_.load()) Emit("pull_failed", 0, pulled.status().message());
-      return;
+      return Status::Ok();
     }
     const PullReport& r = pulled->report;
-    if (!r.changed) return;
+    if (!r.changed) return Status::Ok();
     report_.pulled.push_back(r.to_version);
     report_.swarm_bytes += r.swarm_bytes;
     report_.downloaded_bytes += r.downloaded_bytes;
@@ -88,8 +93,10 @@ class Node {
                  r, ""};
     if (on_event_) on_event_(ev);
     Status kept = KeepSeeding(pulled->artifacts);
+    if (kept.code() == Code::kInvalidArgument) return kept;
     if (!kept.ok()) Emit("warning", r.to_version, kept.message());
     RunOnUpdate(r.to_version);
+    return Status::Ok();
   }
 
   NodeReport Finish() {
@@ -179,17 +186,17 @@ Result<NodeReport> RunNode(const NodeOptions& o, const std::atomic<bool>& stop,
                            const std::function<void(const NodeEvent&)>& on_event, const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dest, "dest"));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/false, o.tls));
   DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(o.dest));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm,
                       Swarm::Start(DownloaderSwarmOptions(o.listen, o.peers, o.trackers, o.upload_rate,
-                                                          o.download_rate)));
+                                                          o.download_rate, o.tls)));
 
   Node node(o, stop, on_event, progress, *bucket, store, *swarm, std::move(trusted));
   node.Reseed();
   if (on_event) on_event(NodeEvent{"ready", store.current(), "listening on " + swarm->endpoint(), {}, swarm->endpoint()});
   while (!stop.load()) {
-    node.Poll();
+    DS_RETURN_IF_ERROR(node.Poll());
     SleepUnlessStopped(o.poll_interval_s, stop);
   }
   return node.Finish();

@@ -46,6 +46,7 @@ Result<Manifest> EnsurePrevious(const PublishOptions& o, std::optional<LocalStor
   pull.version = latest;
   pull.keep = o.keep;
   pull.threads = o.diff.threads;
+  pull.tls = o.tls;
   Status pulled = Pull(pull, progress).status();
   DS_ASSIGN_OR_RETURN(LocalStore reopened, LocalStore::Open(o.state));
   store.emplace(std::move(reopened));
@@ -67,6 +68,22 @@ Status KeepCopy(const PublishOptions& o, LocalStore& store, const Manifest& m, c
   return store.Prune(o.keep);
 }
 
+// What the new version's torrents admit: open, or TLS torrents of o.tls.ca
+// with its revocation list. Read before any work, so that a bad file fails
+// the publish at once.
+Result<TorrentAccess> TorrentAccessFor(const PublishOptions& o) {
+  TorrentAccess access;
+  if (o.tls.ca.empty()) {
+    if (!o.tls_crl.empty()) return InvalidArgument("tls_crl " + o.tls_crl + ": a revocation list needs tls_ca");
+    return access;
+  }
+  DS_ASSIGN_OR_RETURN(access.ca_cert_pem, ReadPemFile(o.tls.ca));
+  if (!o.tls_crl.empty()) {
+    DS_ASSIGN_OR_RETURN(access.crl_pem, ReadPemFile(o.tls_crl));
+  }
+  return access;
+}
+
 }  // namespace
 
 Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progress) {
@@ -74,7 +91,8 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   if (o.keyframe_every == 0) return InvalidArgument("keyframe interval must be at least 1");
   if (!PathExists(o.checkpoint)) return NotFound(o.checkpoint + ": no such file or directory");
   DS_ASSIGN_OR_RETURN(SigningKey key, SigningKey::Load(o.key));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/true));
+  DS_ASSIGN_OR_RETURN(const TorrentAccess access, TorrentAccessFor(o));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/true, o.tls));
   DS_ASSIGN_OR_RETURN(uint64_t latest, ReadLatest(*bucket, o.model));
   std::optional<LocalStore> store;
   {
@@ -121,8 +139,9 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
     report.keyframe_bytes = a.bytes();
     m.artifacts.push_back(std::move(a));
   }
-  // A v2 torrent of each artifact directory, named after it so that web-seed
-  // requests (<url><name>/<file>) land on the bucket's objects.
+  // A torrent of each artifact directory, named after it so that web-seed
+  // requests (<url><name>/<file>) land on the bucket's objects; a TLS torrent
+  // of the cluster CA when one is given.
   std::vector<TorrentFile> torrents;
   std::vector<std::string> web_seeds;
   if (o.bucket.rfind("http://", 0) == 0 || o.bucket.rfind("https://", 0) == 0) {
@@ -131,7 +150,7 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
     web_seeds.push_back(base + "/" + VersionPrefix(o.model, id));
   }
   for (auto& a : m.artifacts) {
-    DS_ASSIGN_OR_RETURN(TorrentFile t, MakeTorrent(staging + "/" + a.dir, a.dir, web_seeds));
+    DS_ASSIGN_OR_RETURN(TorrentFile t, MakeTorrent(staging + "/" + a.dir, a.dir, web_seeds, access));
     a.torrent_size = t.bytes.size();
     a.torrent_sha256 = Sha256Of(t.bytes);
     if (!ParseHex(t.info_hash_v2_hex, &a.info_hash)) return Corruption("torrent: bad info-hash");

@@ -95,7 +95,7 @@ class Puller {
     Swarm* swarm = ctx_.swarm;
     if (swarm == nullptr) {
       DS_ASSIGN_OR_RETURN(own_swarm_, Swarm::Start(DownloaderSwarmOptions(o_.listen, o_.peers, o_.trackers,
-                                                                          o_.upload_rate, o_.download_rate)));
+                                                                          o_.upload_rate, o_.download_rate, o_.tls)));
       swarm = own_swarm_.get();
     }
     std::vector<std::vector<std::byte>> torrents;
@@ -246,7 +246,7 @@ Result<PullOutcome> PullInto(const PullOptions& options, Bucket& bucket, LocalSt
 Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckModelName(options.model));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(options.trust));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(options.bucket));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(options.bucket, /*create=*/false, options.tls));
   DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(options.dest));
   DS_ASSIGN_OR_RETURN(PullOutcome outcome,
                       PullInto(options, *bucket, store, trusted, PullContext{}, progress));

@@ -16,7 +16,7 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
             const std::atomic<bool>& stop, const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckModelName(o.model));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/false, o.tls));
   uint64_t version = o.version;
   if (version == 0) {
     DS_ASSIGN_OR_RETURN(version, ReadLatest(*bucket, o.model));
@@ -29,13 +29,15 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
   so.trackers = o.trackers;
   so.upload_rate = o.upload_rate;
   so.share_seed = o.share;  // each piece leaves this seed about once
+  so.tls = o.tls;
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm, Swarm::Start(so));
   std::string save = o.dir + "/" + std::to_string(version);
   uint64_t payload = 0;
   for (const auto& a : m.artifacts) {
     payload += a.bytes();
-    DS_RETURN_IF_ERROR(DownloadArtifact(*bucket, o.model, version, a, save + "/" + a.dir, progress, &stop).status());
     DS_ASSIGN_OR_RETURN(auto torrent, FetchTorrent(*bucket, o.model, version, a));
+    DS_RETURN_IF_ERROR(swarm->CheckAdmission(torrent));  // before a download of hours
+    DS_RETURN_IF_ERROR(DownloadArtifact(*bucket, o.model, version, a, save + "/" + a.dir, progress, &stop).status());
     DS_RETURN_IF_ERROR(swarm->AddSeed(torrent, save).status());
   }
   if (on_ready) on_ready(swarm->endpoint());

@@ -30,8 +30,10 @@ std::string WebSeedFor(Bucket& bucket, const std::string& model, uint64_t id) {
 }
 
 SwarmOptions DownloaderSwarmOptions(const std::string& listen, const std::vector<std::string>& peers,
-                                    const std::vector<std::string>& trackers, int upload_rate, int download_rate) {
+                                    const std::vector<std::string>& trackers, int upload_rate, int download_rate,
+                                    const TlsIdentity& tls) {
   SwarmOptions so;
+  so.tls = tls;
   so.listen = listen;
   so.peers = peers;
   so.trackers = trackers;

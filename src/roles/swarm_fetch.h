@@ -26,7 +26,8 @@ std::string WebSeedFor(Bucket& bucket, const std::string& model, uint64_t id);
 // The session of a role that downloads: the bucket is a fallback (AwaitTorrent
 // adds it as a web seed after a stall), not a peer from the start.
 SwarmOptions DownloaderSwarmOptions(const std::string& listen, const std::vector<std::string>& peers,
-                                    const std::vector<std::string>& trackers, int upload_rate, int download_rate);
+                                    const std::vector<std::string>& trackers, int upload_rate, int download_rate,
+                                    const TlsIdentity& tls);
 
 // Reports a swarm download's status to on_swarm (when set) or else to progress.
 void ReportSwarmProgress(const TorrentStatus& status, const SwarmProgressFn& on_swarm, const ProgressFn& progress);

@@ -28,6 +28,10 @@ Result<lt::tcp::endpoint> ParseEndpoint(const std::string& text, bool allow_port
   return lt::tcp::endpoint(addr, static_cast<uint16_t>(port));
 }
 
+std::string ListenInterfaces(const std::string& listen, const SwarmOptions& options) {
+  return options.tls.has_certificate() ? listen + "s" : listen;
+}
+
 Result<lt::settings_pack> MakeSettings(const SwarmOptions& options) {
   DS_RETURN_IF_ERROR(ParseEndpoint(options.listen, /*allow_port0=*/true).status());
   if (options.upload_rate < 0 || options.download_rate < 0)
@@ -40,7 +44,7 @@ Result<lt::settings_pack> MakeSettings(const SwarmOptions& options) {
   for (const auto& p : options.peers) DS_RETURN_IF_ERROR(ParseEndpoint(p).status());
 
   lt::settings_pack s;
-  s.set_str(lt::settings_pack::listen_interfaces, options.listen);
+  s.set_str(lt::settings_pack::listen_interfaces, ListenInterfaces(options.listen, options));
   s.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error |
                                             lt::alert_category::storage);  // cache_flushed_alert
   s.set_bool(lt::settings_pack::enable_dht, false);

@@ -18,6 +18,7 @@
 #include "swarm/lt_errors.h"
 #include "swarm/session_config.h"
 #include "swarm/share_plugin.h"
+#include "swarm/torrent_tls.h"
 
 namespace deltaswarm {
 
@@ -52,6 +53,11 @@ struct Swarm::Impl {
     // queued; a cache flush is a fence behind them, so "finished" waits for it.
     bool flush_requested = false;
     bool flushed = false;
+    // A TLS torrent gets this node's certificate once libtorrent made its TLS
+    // context (torrent_need_cert_alert).
+    bool tls = false;
+    bool tls_armed = false;
+    std::string crl_pem;
   };
 
   SwarmOptions options;
@@ -59,6 +65,7 @@ struct Swarm::Impl {
   std::unique_ptr<lt::session> session;
   int port = 0;
   std::string host;  // the listen address, as peers should dial it
+  TlsCredentials credentials;  // empty: an open swarm
 
   std::mutex mu;  // guards everything below and popping alerts
   std::map<uint64_t, Entry> torrents;
@@ -88,6 +95,12 @@ struct Swarm::Impl {
         if (Entry* e = FindByHandle(fe->handle)) e->error = fe->message();
       } else if (auto* cf = lt::alert_cast<lt::cache_flushed_alert>(a)) {
         if (Entry* e = FindByHandle(cf->handle); e != nullptr && e->flush_requested) e->flushed = true;
+      } else if (auto* nc = lt::alert_cast<lt::torrent_need_cert_alert>(a)) {
+        if (Entry* e = FindByHandle(nc->handle); e != nullptr && e->tls && !e->tls_armed) {
+          const Status armed = ArmTorrentTls(e->handle, credentials, e->crl_pem);
+          if (armed.ok()) e->tls_armed = true;
+          else e->error = armed.message();
+        }
       }
     }
   }
@@ -120,6 +133,12 @@ struct Swarm::Impl {
       for (const auto& url : options.trackers) atp.trackers.push_back(url);
       atp.peers = bootstrap;
       const std::string name = atp.ti ? atp.ti->name() : "?";
+      DS_RETURN_IF_ERROR(Admission(atp));
+      const bool tls = atp.ti && !atp.ti->ssl_cert().empty();
+      std::string crl_pem;
+      if (tls) {
+        DS_ASSIGN_OR_RETURN(crl_pem, TorrentRevocationList(*atp.ti));
+      }
 
       std::lock_guard<std::mutex> lock(mu);
       lt::error_code ec;
@@ -130,10 +149,47 @@ struct Swarm::Impl {
       Entry& entry = torrents[id];
       entry.handle = h;
       entry.name = name;
+      entry.tls = tls;
+      entry.crl_pem = std::move(crl_pem);
+      if (tls) DS_RETURN_IF_ERROR(AwaitTlsLocked(entry));
       return TorrentId{id};
     } catch (const std::exception& e) {
       return LtExceptionStatus("torrent", e);
     }
+  }
+
+  // Whether this session can join the torrent's swarm: a TLS torrent needs
+  // a certificate, and a session with one listens for TLS peers only.
+  Status Admission(const lt::add_torrent_params& atp) const {
+    const std::string name = atp.ti ? atp.ti->name() : "?";
+    const bool tls = atp.ti && !atp.ti->ssl_cert().empty();
+    if (tls && credentials.cert_pem.empty())
+      return InvalidArgument("torrent " + name +
+                             ": a closed swarm (TLS torrent) needs this role's cluster certificate "
+                             "(tls_cert and tls_key)");
+    if (!tls && !credentials.cert_pem.empty())
+      return InvalidArgument("torrent " + name +
+                             ": an open torrent (no CA certificate in it), but this session runs a closed "
+                             "swarm (TLS only)");
+    return Status::Ok();
+  }
+
+  // A TLS torrent serves and downloads nothing before its certificate is
+  // set, so Add returns once it is (bounded: libtorrent asks at once).
+  Status AwaitTlsLocked(Entry& entry) {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (!entry.tls_armed && entry.error.empty() && Clock::now() < deadline) {
+      session->wait_for_alert(std::chrono::milliseconds(50));
+      PumpLocked();
+    }
+    if (!entry.error.empty()) return IoError("torrent " + entry.name + ": TLS: " + entry.error);
+    if (!entry.tls_armed) return IoError("torrent " + entry.name + ": TLS context not ready after 10 s");
+    return Status::Ok();
+  }
+
+  // The listen socket a session's peers dial: TLS only in a closed swarm.
+  lt::socket_type_t ListenSocketType() const {
+    return credentials.cert_pem.empty() ? lt::socket_type_t::tcp : lt::socket_type_t::tcp_ssl;
   }
 
   // After re-applying listen_interfaces: libtorrent reopens the socket on the
@@ -146,9 +202,9 @@ struct Swarm::Impl {
       session->pop_alerts(&alerts);
       for (lt::alert* a : alerts) {
         if (auto* ok = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
-          if (ok->socket_type == lt::socket_type_t::tcp && ok->port == port) return Status::Ok();
+          if (ok->socket_type == ListenSocketType() && ok->port == port) return Status::Ok();
         } else if (auto* failed = lt::alert_cast<lt::listen_failed_alert>(a)) {
-          if (failed->socket_type == lt::socket_type_t::tcp)
+          if (failed->socket_type == ListenSocketType())
             return IoError("swarm: listen on " + what + ": " + failed->error.message());
         }
       }
@@ -211,6 +267,11 @@ Result<std::unique_ptr<Swarm>> Swarm::Start(const SwarmOptions& options) {
   DS_ASSIGN_OR_RETURN(lt::tcp::endpoint listen, ParseEndpoint(options.listen, true));
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (options.tls.has_certificate() || !options.tls.key.empty()) {
+    DS_RETURN_IF_ERROR(CheckIdentity(options.tls).status().Prefixed("swarm: tls"));
+    DS_ASSIGN_OR_RETURN(impl->credentials.cert_pem, ReadPemFile(options.tls.cert));
+    DS_ASSIGN_OR_RETURN(impl->credentials.key_pem, ReadPemFile(options.tls.key));
+  }
   for (const auto& p : options.peers) {
     DS_ASSIGN_OR_RETURN(lt::tcp::endpoint ep, ParseEndpoint(p));
     impl->bootstrap.push_back(ep);
@@ -235,9 +296,9 @@ Result<std::unique_ptr<Swarm>> Swarm::Start(const SwarmOptions& options) {
     s.session->pop_alerts(&alerts);
     for (lt::alert* a : alerts) {
       if (auto* ok = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
-        if (ok->socket_type == lt::socket_type_t::tcp) s.port = ok->port;
+        if (ok->socket_type == s.ListenSocketType()) s.port = ok->port;
       } else if (auto* failed = lt::alert_cast<lt::listen_failed_alert>(a)) {
-        if (failed->socket_type == lt::socket_type_t::tcp)
+        if (failed->socket_type == s.ListenSocketType())
           return IoError("swarm: listen on " + options.listen + ": " + failed->error.message());
       }
     }
@@ -249,7 +310,8 @@ Result<std::unique_ptr<Swarm>> Swarm::Start(const SwarmOptions& options) {
     // would make this node unreachable through PEX. Pin the port it got.
     try {
       lt::settings_pack pin;
-      pin.set_str(lt::settings_pack::listen_interfaces, s.host + ":" + std::to_string(s.port));
+      pin.set_str(lt::settings_pack::listen_interfaces,
+                  ListenInterfaces(s.host + ":" + std::to_string(s.port), options));
       s.session->apply_settings(std::move(pin));
     } catch (const std::exception& e) {
       return LtExceptionStatus("swarm: listen on " + options.listen, e);
@@ -262,6 +324,18 @@ Result<std::unique_ptr<Swarm>> Swarm::Start(const SwarmOptions& options) {
 int Swarm::listen_port() const { return impl_->port; }
 
 std::string Swarm::endpoint() const { return impl_->host + ":" + std::to_string(impl_->port); }
+
+Status Swarm::CheckAdmission(std::span<const std::byte> torrent) const {
+  try {
+    const lt::add_torrent_params atp = lt::load_torrent_buffer(
+        lt::span<const char>(reinterpret_cast<const char*>(torrent.data()),
+                             static_cast<std::ptrdiff_t>(torrent.size())),
+        TorrentLimits());
+    return impl_->Admission(atp);
+  } catch (const std::exception& e) {
+    return LtExceptionStatus("torrent", e);
+  }
+}
 
 Result<TorrentId> Swarm::AddSeed(std::span<const std::byte> torrent, const std::string& save_path) {
   return impl_->Add(torrent, save_path, /*seed=*/true, {});

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "config_flags.h"
+#include "tls_flags.h"
 #include "test_util.h"
 
 using namespace deltaswarm;
@@ -36,6 +37,9 @@ struct GatewayFlags {
     c.Bind("--upload-rate", &GatewayOptions::upload_rate, "upload_rate", "");
     c.Bind("--download-rate", &GatewayOptions::download_rate, "download_rate", "");
     c.BindSwitch("--share,!--no-share", &GatewayOptions::share, "share", "");
+    BindTlsFlags(c, &GatewayOptions::tls);
+    c.BindSwitch("--require-client-cert", &GatewayOptions::require_client_cert, "require_client_cert", "");
+    c.Bind("--tls-crl", &GatewayOptions::tls_crl, "tls_crl", "");
   }
 
   Result<GatewayOptions> Parse(const std::string& command_line) {
@@ -68,6 +72,8 @@ struct PublishFlags {
     c.BindParsed("--frame-size", &PublishOptions::diff, &DiffOptions::frame_bytes, "frame_bytes", "", Kibibytes);
     c.BindParsed("--chunk-size", &PublishOptions::diff, &DiffOptions::chunk_bytes, "chunk_bytes", "", Kibibytes);
     c.Bind("--level", &PublishOptions::diff, &DiffOptions::zstd_level, "zstd_level", "");
+    BindTlsFlags(c, &PublishOptions::tls);
+    c.Bind("--tls-crl", &PublishOptions::tls_crl, "tls_crl", "");
   }
 
   Result<PublishOptions> Parse(const std::string& command_line) {

@@ -24,6 +24,7 @@
 #include "deltaswarm/synth.h"
 #include "nginx_server.h"
 #include "roles/bucket_layout.h"
+#include "json_lines.h"
 #include "published_version.h"
 #include "test_util.h"
 
@@ -38,25 +39,6 @@ using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 
-// The JSON lines of a --json run's stdout (incomplete or foreign lines skipped).
-std::vector<nlohmann::json> JsonLines(const std::string& out) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.is_object()) lines.push_back(std::move(j));
-  }
-  return lines;
-}
-
-// The `result` of the run's summary, or an empty object.
-nlohmann::json SummaryResult(const std::string& out) {
-  auto lines = JsonLines(out);
-  if (lines.empty() || lines.back().value("event", "") != "summary") return nlohmann::json::object();
-  return lines.back().value("result", nlohmann::json::object());
-}
-
 // Bytes verified so far by a running pull, from its latest "swarm" progress event.
 uint64_t SwarmDone(const std::string& out, uint64_t* total) {
   uint64_t done = 0;
@@ -67,11 +49,6 @@ uint64_t SwarmDone(const std::string& out, uint64_t* total) {
     }
   }
   return done;
-}
-
-uint64_t U64(const nlohmann::json& result, const char* field) {
-  return result.contains(field) && result[field].is_number_unsigned() ? result[field].get<uint64_t>()
-                                                                      : ~uint64_t{0};
 }
 
 }  // namespace
@@ -139,41 +116,52 @@ TEST_CASE("a node SIGKILLed mid-download: the others finish, and it resumes from
   CHECK(swarm_bytes < total * 8 / 10);
 }
 
-TEST_CASE("a peer sending corrupt data fails the hash check, and the pieces come from an honest seed") {
-  Published p("", "", 4'000'000);  // 8 MB
-  // The honest seed is slow, so the node asks the fast liar for pieces too.
+TEST_CASE("peers sending corrupt data fail the hash check, and no node dies of it over 50 rounds") {
+  Published p("", "", 1'000'000);  // 2 MB
+  // The honest seed is slow, so each node asks the fast liar for pieces too.
+  // libtorrent's default seed (--no-share): a share seed counts the liar's
+  // claim to hold every piece as placement and may wait for it (issue 9).
   std::string seed_endpoint;
-  ChildProcess seed = p.StartSeed({"--upload-rate", "3000000"}, &seed_endpoint);
+  ChildProcess seed = p.StartSeed({"--upload-rate", "8000000", "--no-share"}, &seed_endpoint);
   ChildProcess liar(SpawnProgram(DS_CORRUPT_PEER, {p.torrent_path(), p.bucket_dir + "/m/versions/1", p.tmp / "liar.ready"},
                                  p.tmp / "liar.out", p.tmp / "liar.err"));
   const std::string liar_endpoint = WaitForFirstLine(p.tmp / "liar.ready", 15);
   INFO("corrupt_peer stderr: " << ReadFileText(p.tmp / "liar.err"));
   REQUIRE(!liar_endpoint.empty());
 
-  // libtorrent 2.0.8 (Debian 12) itself sometimes dies of SIGSEGV in its
-  // network thread after a hash failure (10-50 % of runs here, even after a
-  // single corrupt block; a bare libtorrent leecher with default settings
-  // too): a node that crashed is started again, as its supervisor would, and
-  // resumes. Bounded: 10 attempts of at most 60 s (about 3 s each).
-  const int port = FreeTcpPorts(1).front();
-  int code = -1, crashes = 0;
-  for (int attempt = 0; attempt < 10; ++attempt) {
-    fs::remove(p.tmp / "node.out");
-    ChildProcess node = p.StartPull("node", port, {"--peer", liar_endpoint, "--peer", seed_endpoint,
-                                                   "--fallback-after", "-1"});
-    code = node.Wait(60);
-    if (code != 128 + SIGSEGV) break;
-    ++crashes;
+  // A v2-only torrent made libtorrent 2.0.8 die of SIGSEGV (or corrupt its
+  // heap) in 10-50 % of such pulls (hash_picker::hashes_rejected, see
+  // src/swarm/torrent_maker.cc); the published torrents are hybrid, so every
+  // one of these pulls must live. 50 rounds, 10 pulls at a time, each a fresh
+  // process that gets corrupt blocks, fails their hash check, bans the liar
+  // and completes from the seed.
+  constexpr int kWaves = 5, kPerWave = 10;
+  int rounds = 0, hash_failures = 0, deaths = 0;
+  for (int wave = 0; wave < kWaves; ++wave) {
+    const std::vector<int> ports = FreeTcpPorts(kPerWave);
+    std::vector<ChildProcess> nodes;
+    std::vector<std::string> names;
+    for (int i = 0; i < kPerWave; ++i) {
+      names.push_back("node" + std::to_string(wave) + "-" + std::to_string(i));
+      nodes.push_back(p.StartPull(names.back(), ports[i], {"--peer", liar_endpoint, "--peer", seed_endpoint,
+                                                           "--fallback-after", "-1"}));
+    }
+    for (int i = 0; i < kPerWave; ++i) {
+      const int code = nodes[i].Wait(90);
+      INFO(names[i] << " stderr: " << p.Err(names[i]));
+      if (code >= 128) ++deaths;
+      CHECK(code == 0);
+      CHECK(p.Holds(names[i]));
+      const auto result = SummaryResult(ReadFileText(p.tmp / (names[i] + ".out")));
+      CHECK(U64(result, "downloaded_bytes") == 0);  // every verified byte came over the swarm
+      const int failures = result.contains("hash_failures") ? result["hash_failures"].get<int>() : 0;
+      if (failures >= 1) ++rounds;
+      hash_failures += failures;
+    }
   }
-  if (crashes > 0) MESSAGE("pull died of SIGSEGV inside libtorrent " << crashes << " time(s) (libtorrent bug)");
-  INFO("node stderr: " << p.Err("node"));
-  REQUIRE(code == 0);
-  CHECK(p.Holds("node"));
-  const auto result = SummaryResult(ReadFileText(p.tmp / "node.out"));
-  MESSAGE("node: " << result.dump());
-  CHECK(U64(result, "downloaded_bytes") == 0);  // every verified byte came over the swarm
-  REQUIRE(result.contains("hash_failures"));
-  CHECK(result["hash_failures"].get<int>() >= 1);
+  MESSAGE(rounds << " pulls got corrupt blocks (" << hash_failures << " hash failures); " << deaths << " died");
+  CHECK(deaths == 0);
+  CHECK(rounds >= 50);
 
   liar.Stop();  // SIGTERM: it reports how many garbage blocks it sent
   const std::string said = ReadFileText(p.tmp / "liar.out");
