@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The main job, as a local swarm on loopback: synthesize a checkpoint and two
-# later versions of it, publish the first as a keyframe into a directory
-# bucket with `publish --seed`, start a seed-only `deltaswarm gateway` (it
-# fetches each version from the publisher's seed once and serves the metadata
-# over HTTP) and 8 `deltaswarm node` processes behind it (each knows only the
-# gateway and 2 other nodes, and uses the gateway as its bucket), then publish
-# the next two versions as signed deltas; each time wait until every node
-# holds the new version. Prints bytes and times per version and every node's
-# SHA-256, and ends with `demo: <N> nodes verified <sha256>` (exit 0) or an
-# error (exit 1).
+# The main job, as a local closed swarm on loopback: synthesize a checkpoint
+# and two later versions of it, make a cluster CA and a certificate for every
+# role (the publisher's seed, the gateway, each node), publish the first as a
+# keyframe into a directory bucket with `publish --seed` (TLS torrents of that
+# CA: only certificate holders join), start a seed-only `deltaswarm gateway`
+# (it fetches each version from the publisher's seed once and serves the
+# metadata over HTTPS, to clients with a cluster certificate only) and 8
+# `deltaswarm node` processes behind it (each knows only the gateway and 2
+# other nodes, and uses the gateway's https:// URL as its bucket), then
+# publish the next two versions as signed deltas; each time wait until every
+# node holds the new version. Prints bytes and times per version and every
+# node's SHA-256, and ends with `demo: <N> nodes verified <sha256>` (exit 0)
+# or an error (exit 1).
 #
 #   scripts/demo.sh [--params 150M] [--nodes 8] [--workdir DIR] [--keep]
 #
@@ -18,13 +21,14 @@
 #   DEMO_LR        learning rate of each synthetic step (default 1e-6: ~1.1 % of elements change)
 #   DEMO_TIMEOUT   seconds any single wait may take (default 600)
 #   DEMO_WORKDIR   an empty work directory, not removed (default: mktemp -d under $TMPDIR, removed)
-#   DEMO_KEEP=1    keep the work directory (logs, bucket, nodes' stores)
+#   DEMO_KEEP=1    keep the work directory (logs, bucket, CA, certificates, nodes' stores)
 #   DELTASWARM     a built deltaswarm binary: skips installing and building
 #
 # Without DELTASWARM it installs what is missing (scripts/install-deps.sh) and
 # configures and builds build/deltaswarm when it is missing or older than its
 # sources. Every process it starts is stopped (by PID) on exit, and every wait
-# is bounded. Network: 127.0.0.1 only.
+# is bounded. Network: 127.0.0.1 only; every file of the run (bucket, stores,
+# logs, the CA and the certificates) is under the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -44,7 +48,7 @@ while [ $# -gt 0 ]; do
     --nodes) NODES=$2; shift 2 ;;
     --workdir) WORK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -125,6 +129,27 @@ t=$(now)
 FULL=$(stat -c %s "$WORK/ckpt/v0/model.safetensors")
 log "synthesized $PARAMS parameters: v0, v1, v2 of model.safetensors ($FULL bytes each) in $(since "$t") s"
 
+# ---------------------------------------------------------------- a closed swarm: CA, certificates
+# One cluster CA (docs/SECURITY.md) and a certificate per role: the
+# publisher's seed, the gateway (its HTTPS address 127.0.0.1 among its hosts,
+# or nodes refuse it) and each node (its client certificate for the gateway's
+# HTTPS and its identity in the TLS torrents).
+CA=$WORK/ca
+CERTS=$WORK/certs
+"$DS" ca init -o "$CA" -q || fail "ca init failed"
+mkdir -p "$CERTS"
+issue() {  # issue NAME [--host H]: CERTS/NAME.pem and CERTS/NAME.key
+  local name=$1
+  shift
+  "$DS" ca issue --ca "$CA" --name "$name" "$@" -o "$CERTS/$name.pem" -q || fail "ca issue $name failed"
+}
+issue publisher
+issue gateway --host 127.0.0.1
+for ((i = 0; i < NODES; i++)); do issue "node$i"; done
+# tls_of NAME: TLS=(the flags of NAME's certificate, its key and the CA)
+tls_of() { TLS=(--tls-cert "$CERTS/$1.pem" --tls-key "$CERTS/$1.key" --tls-ca "$CA/ca.pem"); }
+log "cluster CA $CA; certificates for the publisher, the gateway (host 127.0.0.1) and $NODES nodes in $CERTS"
+
 # Free loopback ports: [0] the publisher's seed, [1..N] the nodes, [N+1] the
 # gateway's seed, [N+2] its metadata server.
 read -r -a PORTS < <(python3 - "$((NODES + 3))" <<'EOF'
@@ -141,7 +166,7 @@ EOF
 PUB_EP=127.0.0.1:${PORTS[0]}
 GW_EP=127.0.0.1:${PORTS[NODES + 1]}
 GW_HTTP=127.0.0.1:${PORTS[NODES + 2]}
-GW_URL=http://$GW_HTTP/
+GW_URL=https://$GW_HTTP/  # HTTPS: the gateway has a certificate naming 127.0.0.1
 node_ep() { echo "127.0.0.1:${PORTS[$(( ($1 % NODES) + 1 ))]}"; }
 
 # wait_ready FILE PID ERRLOG WHAT: until PID has written its --ready-file
@@ -160,9 +185,11 @@ PUB_PID=""
 # publish_seed K: publishes ckpt/vK as the next version and keeps seeding it
 # on PUB_EP in the background; returns once the seed serves (bounded).
 publish_seed() {
-  local k=$1
+  local k=$1 TLS
+  tls_of publisher
   "$DS" publish --bucket "$BUCKET" --model "$MODEL" --key "$WORK/key" --state "$WORK/publisher" \
-    --keyframe-every 10 --seed --listen "$PUB_EP" --ready-file "$WORK/pub$k.ready" --json \
+    --keyframe-every 10 --tls-crl "$CA/crl.pem" "${TLS[@]}" \
+    --seed --listen "$PUB_EP" --ready-file "$WORK/pub$k.ready" --json \
     "$WORK/ckpt/v$k/model.safetensors" >"$WORK/pub$k.log" 2>"$WORK/pub$k.err" &
   PUB_PID=$!
   PIDS+=("$PUB_PID")
@@ -184,10 +211,14 @@ stop_publisher() {
 # ---------------------------------------------------------------- gateway
 GW_PID=""
 # Mirrors the bucket, fetching each version from the publisher's seed, and
-# serves nodes; returns once it serves (bounded).
+# serves nodes (metadata over HTTPS, only to clients with a cluster
+# certificate not revoked); returns once it serves (bounded).
 start_gateway() {
+  local TLS
+  tls_of gateway
   "$DS" gateway --bucket "$BUCKET" --model "$MODEL" --trust "$WORK/key.pub" --dir "$WORK/gateway" \
     --listen "$GW_EP" --http "$GW_HTTP" --peer "$PUB_EP" --poll-interval 1 --keep 2 \
+    "${TLS[@]}" --require-client-cert --tls-crl "$CA/crl.pem" \
     --ready-file "$WORK/gateway.ready" --json >"$WORK/gateway.log" 2>"$WORK/gateway.err" &
   GW_PID=$!
   PIDS+=("$GW_PID")
@@ -196,11 +227,12 @@ start_gateway() {
 
 # ---------------------------------------------------------------- nodes
 start_nodes() {
-  local i
+  local i TLS
   for ((i = 0; i < NODES; i++)); do
+    tls_of "node$i"
     "$DS" node --bucket "$GW_URL" --model "$MODEL" --dest "$WORK/node$i" --trust "$WORK/key.pub" \
       --listen "$(node_ep "$i")" --peer "$GW_EP" --peer "$(node_ep $((i + 1)))" --peer "$(node_ep $((i + 2)))" \
-      --poll-interval 1 --fallback-after -1 --keep 1 --seed-versions 1 -j 1 \
+      --poll-interval 1 --fallback-after -1 --keep 1 --seed-versions 1 -j 1 "${TLS[@]}" \
       --ready-file "$WORK/node$i.ready" --json >"$WORK/node$i.log" 2>"$WORK/node$i.err" &
     NODE_PIDS[i]=$!
     PIDS+=("$!")

@@ -12,6 +12,14 @@
 #   direct   the nodes use the hub's nginx as their bucket, no peers: each
 #            downloads the next delta over the uplink itself
 #
+# The swarm is closed (docs/SECURITY.md): a cluster CA made for the run, a
+# certificate for the gateway (its LAN address among its hosts) and for each
+# node, versions published as TLS torrents of that CA with its revocation
+# list; the gateway serves its metadata over HTTPS, only to clients with a
+# certificate of the CA (--require-client-cert, --tls-crl), and the nodes use
+# its https:// URL as their bucket with their certificate and the CA (flags
+# over configs/lab-node.yaml). The hub's nginx stays plain HTTP.
+#
 # Per run it reports: the bytes the hub's nginx served for that version (body
 # bytes of every request under <model>/versions/<id>/ in its access log) over
 # the version's chunk bytes (index + chunks of its artifacts, from the
@@ -57,7 +65,7 @@ HTTP_PORT=80      # nginx in the hub namespace
 GW_HTTP_PORT=8090 # the gateway's metadata server
 SWARM_PORT=6881   # every swarm endpoint in the lab
 
-usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 log() { echo "lab: $*"; }
 fail() { echo "lab: FAILED: $*" >&2; exit 1; }
 
@@ -155,20 +163,36 @@ log "work directory $WORK; $NODES nodes, uplink $UPLINK, LAN $LAN; binary $DS"
 # v0 is the base (version 1, a keyframe); v1 and v2 are the measured versions.
 timeout "$TIMEOUT" "$DS" synth --params "$PARAMS" --versions 2 --lr "$LR" --seed 1 -o "$WORK/ckpt" -q || fail "synth failed"
 timeout "$TIMEOUT" "$DS" keygen -o "$KEY" -q || fail "keygen failed"
-publish() {  # publish CHECKPOINT: the next version; keyframes only for version 1
+# A closed swarm: the run's cluster CA, a certificate per node (the
+# gateway's is issued once the lab's addresses are known).
+CA=$WORK/ca CERTS=$WORK/certs
+timeout "$TIMEOUT" "$DS" ca init -o "$CA" -q || fail "ca init failed"
+mkdir -p "$CERTS"
+issue() {  # issue NAME [--host H]: CERTS/NAME.pem and CERTS/NAME.key
+  local name=$1
+  shift
+  timeout "$TIMEOUT" "$DS" ca issue --ca "$CA" --name "$name" "$@" -o "$CERTS/$name.pem" -q ||
+    fail "ca issue $name failed"
+}
+for ((i = 0; i < NODES; i++)); do issue "n$i"; done
+# tls_of NAME: TLS=(the flags of NAME's certificate, its key and the CA)
+tls_of() { TLS=(--tls-cert "$CERTS/$1.pem" --tls-key "$CERTS/$1.key" --tls-ca "$CA/ca.pem"); }
+
+publish() {  # publish CHECKPOINT: the next version (TLS torrents of the CA); keyframes only for version 1
   timeout "$TIMEOUT" "$DS" publish --bucket "$BUCKET" --model "$MODEL" --key "$KEY" --state "$WORK/publisher" \
-    --keyframe-every 1000000 -q "$1" >>"$WORK/logs/publish.log" 2>&1 ||
+    --keyframe-every 1000000 --tls-ca "$CA/ca.pem" --tls-crl "$CA/crl.pem" -q "$1" >>"$WORK/logs/publish.log" 2>&1 ||
     { tail_of "$WORK/logs/publish.log"; fail "publish $1 failed"; }
 }
 publish "$WORK/ckpt/v0/model.safetensors"
 
-# Place the base: every node's store and the gateway's, straight from the directory bucket.
-# Two pulls at a time (2 cores); each is bounded.
+# Place the base: every node's store, straight from the directory bucket (the
+# gateway's follows once the lab is up). Two pulls at a time (2 cores); each is bounded.
 place_base() {
-  local i k pids=() nodes=()
+  local i k pids=() nodes=() TLS
   for ((i = 0; i < NODES; i++)); do
+    tls_of "n$i"
     timeout "$TIMEOUT" "$DS" pull --bucket "$BUCKET" --model "$MODEL" --trust "$KEY.pub" --dest "$WORK/nodes/n$i" \
-      -j 1 -q >"$WORK/logs/place-n$i.log" 2>&1 &
+      "${TLS[@]}" -j 1 -q >"$WORK/logs/place-n$i.log" 2>&1 &
     pids+=($!) nodes+=("$i")
     PIDS+=($!)
     if [ "${#pids[@]}" = 2 ] || [ "$i" = $((NODES - 1)) ]; then
@@ -181,9 +205,7 @@ place_base() {
   done
 }
 place_base
-timeout "$TIMEOUT" "$DS" gateway --once --bucket "$BUCKET" --model "$MODEL" --trust "$KEY.pub" --dir "$WORK/gateway" -q \
-  >"$WORK/logs/gateway-once.log" 2>&1 || { tail_of "$WORK/logs/gateway-once.log"; fail "priming the gateway failed (gateway --once)"; }
-log "base version placed on $NODES nodes and the gateway ($((SECONDS - t_start)) s)"
+log "base version placed on $NODES nodes ($((SECONDS - t_start)) s)"
 
 # ---------------------------------------------------------------- the lab
 LAB_CREATED=1   # from here on, teardown runs on exit (setup cleans up its own failure)
@@ -194,6 +216,17 @@ LAB_STATE=$WORK/lab "$LAB" setup -n "$NODES" -p "$PREFIX" --down "$UPLINK" --up 
 HUB_NS=$LAB_HUB_NS GW_NS=$LAB_GW_NS HUB_IP=$LAB_HUB_IP GW_IP=$LAB_GW_IP
 read -r -a NODE_IPS <<<"$LAB_NODE_IPS"
 node_ns() { echo "$PREFIX-n$1"; }
+
+# The gateway's certificate names its LAN address: nodes dial https://GW_IP:PORT/
+# and check it. Then prime the gateway with the base (root namespace: the
+# bucket is a directory here).
+issue gateway --host "$GW_IP"
+tls_of gateway
+GW_TLS=("${TLS[@]}")
+timeout "$TIMEOUT" "$DS" gateway --once --bucket "$BUCKET" --model "$MODEL" --trust "$KEY.pub" --dir "$WORK/gateway" \
+  "${GW_TLS[@]}" -q >"$WORK/logs/gateway-once.log" 2>&1 ||
+  { tail_of "$WORK/logs/gateway-once.log"; fail "priming the gateway failed (gateway --once)"; }
+log "gateway primed with the base; certificates from the CA $CA for the gateway (host $GW_IP) and $NODES nodes"
 
 # nginx in the hub: the directory bucket, read-only, one access-log line per request with its body bytes.
 mkdir -p "$WORK/nginx/tmp"
@@ -258,14 +291,16 @@ EOF
 NODE_PIDS=()
 # start_nodes RUN BUCKET_URL WITH_PEERS: N nodes, each recording in applied/RUN-nI when it switched.
 start_nodes() {
-  local run=$1 url=$2 with_peers=$3 i j peers name
+  local run=$1 url=$2 with_peers=$3 i j peers name TLS
   NODE_PIDS=()
   for ((i = 0; i < NODES; i++)); do
     name=$run-n$i
+    tls_of "n$i"
     peers=()
     if [ "$with_peers" = 1 ]; then
       # configs/lab-node.yaml is the node behind a lab gateway; the flags below
-      # win over it. Peers: the gateway plus the next 2 nodes on a ring:
+      # win over it (its tls_* keys are commented out: the certificate flags
+      # give them). Peers: the gateway plus the next 2 nodes on a ring:
       # bounded, never all-to-all.
       peers=(--config "$ROOT/configs/lab-node.yaml" --peer "$GW_IP:$SWARM_PORT")
       for j in 1 2; do
@@ -273,7 +308,7 @@ start_nodes() {
       done
     fi
     ip netns exec "$(node_ns "$i")" "$DS" node --bucket "$url" --model "$MODEL" --trust "$KEY.pub" \
-      --dest "$WORK/nodes/n$i" --listen "${NODE_IPS[i]}:$SWARM_PORT" "${peers[@]}" \
+      --dest "$WORK/nodes/n$i" --listen "${NODE_IPS[i]}:$SWARM_PORT" "${peers[@]}" "${TLS[@]}" \
       --poll-interval 1 --fallback-after -1 -j 1 --ready-file "$WORK/run/$name.ready" \
       --on-update "echo \"\$DELTASWARM_VERSION \$(date +%s.%N)\" >>$WORK/applied/$name" \
       --json >"$WORK/logs/$name.log" 2>&1 &
@@ -358,6 +393,7 @@ measure() {
 GW_ID=2 DIRECT_ID=3
 ip netns exec "$GW_NS" "$DS" gateway --bucket "$HUB_URL" --model "$MODEL" --trust "$KEY.pub" --dir "$WORK/gateway" \
   --http "$GW_IP:$GW_HTTP_PORT" --listen "$GW_IP:$SWARM_PORT" --poll-interval 1 \
+  "${GW_TLS[@]}" --require-client-cert --tls-crl "$CA/crl.pem" \
   --ready-file "$WORK/run/gateway.ready" --json >"$WORK/logs/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")

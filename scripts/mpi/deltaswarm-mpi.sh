@@ -13,7 +13,8 @@
 #   2. picks K peers deterministically: ranks r-1, r-2, ..., r-K (mod size),
 #      never all-to-all, and waits (bounded) for their rendezvous files;
 #   3. runs `deltaswarm pull --dest DEST_ROOT/rank-<r> --listen HOST:PORT
-#      --peer SEED --peer <each peer> --fallback-after -1 --linger L ...`;
+#      --peer SEED --peer <each peer> --fallback-after -1 --linger L
+#      [--tls-cert C --tls-key K --tls-ca CA] ...`;
 #   4. prints `rank <r>: version <v> sha256 <sha>` (sha256 of
 #      current/*.safetensors; with several shards, the sha256 of their sorted
 #      `sha256sum` listing) and exits with pull's exit code.
@@ -43,12 +44,26 @@
 #   --linger S          seconds to keep seeding after the pull [DSMPI_LINGER; default 5]
 #   --wait S            seconds to wait for the peers' rendezvous files
 #                       [DSMPI_WAIT; default 60]; a missing peer is skipped
+#   --tls-cert FILE     this rank's certificate from the cluster CA, needed in
+#                       a closed swarm (TLS torrents; docs/SECURITY.md) [DSMPI_TLS_CERT]
+#   --tls-key FILE      its private key [DSMPI_TLS_KEY]
+#   --tls-ca FILE       the cluster CA certificate (ca.pem) [DSMPI_TLS_CA]
+#                       In these three paths `%h` becomes the host name
+#                       (`hostname`) and `%r` the rank, so that each node or
+#                       rank has its own: --tls-cert /etc/deltaswarm/%h.pem.
+#                       Unset, pull gets no such flag: keys tls_cert, tls_key,
+#                       tls_ca of a `-- --config FILE` then apply (read by
+#                       pull as written, without %h/%r); without either, a
+#                       rank's pull of a closed swarm's version fails at once
+#                       (`rank <r>: FAILED: torrent ...: a closed swarm (TLS
+#                       torrent) needs this role's cluster certificate ...`, exit 2).
 #   --deltaswarm BIN    the binary [DELTASWARM; default: build/deltaswarm of
 #                       this checkout if present, else `deltaswarm` on PATH]
-#   -- ARGS             passed through to `deltaswarm pull` (e.g. -q, --json, -j 2)
+#   -- ARGS             passed through to `deltaswarm pull` (e.g. -q, --json, -j 2,
+#                       --config FILE)
 set -uo pipefail
 
-usage() { sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,63p' "$0" | sed 's/^# \{0,1\}//'; }
 
 BUCKET=${DSMPI_BUCKET:-}
 MODEL=${DSMPI_MODEL:-}
@@ -62,6 +77,9 @@ HOST=${DSMPI_HOST:-}
 K=${DSMPI_PEERS:-3}
 LINGER=${DSMPI_LINGER:-5}
 WAIT=${DSMPI_WAIT:-60}
+TLS_CERT=${DSMPI_TLS_CERT:-}
+TLS_KEY=${DSMPI_TLS_KEY:-}
+TLS_CA=${DSMPI_TLS_CA:-}
 DS=${DELTASWARM:-}
 PASS=()
 
@@ -78,13 +96,15 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --) shift; PASS=("$@"); break ;;
-    --bucket|--model|--trust|--dest-root|--rdv|--job-id|--seed|--base-port|--host|--peers|--linger|--wait|--deltaswarm)
+    --bucket|--model|--trust|--dest-root|--rdv|--job-id|--seed|--base-port|--host|--peers|--linger|--wait|\
+    --tls-cert|--tls-key|--tls-ca|--deltaswarm)
       [ $# -ge 2 ] || die "$1 needs a value"
       case "$1" in
         --bucket) BUCKET=$2 ;; --model) MODEL=$2 ;; --trust) TRUST=$2 ;;
         --dest-root) DEST_ROOT=$2 ;; --rdv) RDV=$2 ;; --job-id) JOB_ID=$2 ;;
         --seed) SEED=$2 ;; --base-port) BASE_PORT=$2 ;; --host) HOST=$2 ;;
         --peers) K=$2 ;; --linger) LINGER=$2 ;; --wait) WAIT=$2 ;; --deltaswarm) DS=$2 ;;
+        --tls-cert) TLS_CERT=$2 ;; --tls-key) TLS_KEY=$2 ;; --tls-ca) TLS_CA=$2 ;;
       esac
       shift 2 ;;
     *) die "unknown argument $1 (see --help)" ;;
@@ -110,6 +130,17 @@ if [ -z "$HOST" ]; then
   [ -n "$HOST" ] || die "no address from hostname -I: pass --host"
 fi
 [ -n "$DS" ] || DS=$(ds_default_binary)
+
+# ---- this rank's certificate: %h -> host name, %r -> rank
+TLS=()
+NAME=$(hostname)
+tls_flag() {  # tls_flag FLAG PATH: FLAG PATH (expanded) onto TLS, unless PATH is empty
+  local v=${2//%h/$NAME}
+  [ -z "$2" ] || TLS+=("$1" "${v//%r/$R}")
+}
+tls_flag --tls-cert "$TLS_CERT"
+tls_flag --tls-key "$TLS_KEY"
+tls_flag --tls-ca "$TLS_CA"
 command -v "$DS" >/dev/null || die "deltaswarm binary '$DS' not found (--deltaswarm or DELTASWARM)"
 
 # ---- rendezvous: publish our endpoint atomically
@@ -142,8 +173,8 @@ done
 # ---- pull, then report (scripts/lib/pull-and-report.sh)
 DEST=$DEST_ROOT/rank-$R
 mkdir -p "$DEST_ROOT" || die "cannot create $DEST_ROOT"
-ds_pull_and_report "rank $R" "host $(hostname)" "$DEST" \
+ds_pull_and_report "rank $R" "host $NAME" "$DEST" \
   "$DS" pull --bucket "$BUCKET" --model "$MODEL" --trust "$TRUST" --dest "$DEST" \
   --listen "$HOST:$PORT" --peer "$SEED" "${PEERS[@]+"${PEERS[@]}"}" \
-  --fallback-after -1 --linger "$LINGER" "${PASS[@]+"${PASS[@]}"}"
+  --fallback-after -1 --linger "$LINGER" "${TLS[@]+"${TLS[@]}"}" "${PASS[@]+"${PASS[@]}"}"
 exit $?

@@ -3,13 +3,15 @@
 # `srun --ntasks-per-node=1`, one per node. Reads SLURM_PROCID, SLURM_NODEID,
 # SLURMD_NODENAME, SLURM_JOB_NODELIST, SLURM_JOB_ID and the DSSLURM_* settings.
 #   srun --ntasks-per-node=1 deltaswarm-task.sh [PULL_ARGS]
+# --tls-cert/--tls-key/--tls-ca among PULL_ARGS, else DSSLURM_TLS_CERT/_KEY/_CA,
+# go to pull with `%h` replaced by SLURMD_NODENAME.
 # Needs scripts/lib/pull-and-report.sh (../lib from this file). On failure it
 # prints `task <i>: FAILED: <reason> (pull exit <code>; node <name>[, dest D])`
 # to stderr and exits with pull's code (2 for a setup error). If its parent
 # (slurmstepd) dies without stopping it, the task stops its pull within ~1 s.
 set -uo pipefail
 
-case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 
 PROCID=${SLURM_PROCID:-}
 LIB=$(dirname "${BASH_SOURCE[0]}")/../lib/pull-and-report.sh
@@ -37,6 +39,30 @@ for v in BUCKET MODEL TRUST DEST_ROOT SEED; do
 done
 [[ "$BASE_PORT" =~ ^[0-9]+$ ]] || die "DSSLURM_BASE_PORT must be a number"
 [[ "$K" =~ ^[0-9]+$ ]] || die "DSSLURM_PEERS must be a number"
+TLS_CERT=${DSSLURM_TLS_CERT:-}
+TLS_KEY=${DSSLURM_TLS_KEY:-}
+TLS_CA=${DSSLURM_TLS_CA:-}
+# PULL_ARGS without --tls-cert/--tls-key/--tls-ca, whose values win over DSSLURM_TLS_*
+ARGS=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --tls-cert|--tls-key|--tls-ca)
+      [ $# -ge 2 ] || die "$1 needs a value"
+      case $1 in --tls-cert) TLS_CERT=$2 ;; --tls-key) TLS_KEY=$2 ;; --tls-ca) TLS_CA=$2 ;; esac
+      shift 2 ;;
+    --tls-cert=*) TLS_CERT=${1#*=}; shift ;;
+    --tls-key=*) TLS_KEY=${1#*=}; shift ;;
+    --tls-ca=*) TLS_CA=${1#*=}; shift ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+TLS=()
+tls_flag() {  # tls_flag FLAG PATH: FLAG PATH (%h expanded) onto TLS, unless PATH is empty
+  [ -z "$2" ] || TLS+=("$1" "${2//%h/$SLURMD_NODENAME}")
+}
+tls_flag --tls-cert "$TLS_CERT"
+tls_flag --tls-key "$TLS_KEY"
+tls_flag --tls-ca "$TLS_CA"
 DS=${DELTASWARM:-$(ds_default_binary)}
 command -v "$DS" >/dev/null || die "deltaswarm binary '$DS' not found (set DELTASWARM)"
 
@@ -75,5 +101,5 @@ mkdir -p "$DEST_ROOT" || die "cannot create $DEST_ROOT"
 ds_pull_and_report "task $PROCID" "node $SLURMD_NODENAME" "$DEST" \
   "$DS" pull --bucket "$BUCKET" --model "$MODEL" --trust "$TRUST" --dest "$DEST" \
   --listen "$HOST:$PORT" --peer "$SEED" "${PEERS[@]+"${PEERS[@]}"}" \
-  --fallback-after -1 --linger "$LINGER" "$@"
+  --fallback-after -1 --linger "$LINGER" "${ARGS[@]+"${ARGS[@]}"}" "${TLS[@]+"${TLS[@]}"}"
 exit $?

@@ -11,6 +11,7 @@
 #include "roles/artifact_transfer.h"
 #include "roles/bucket_layout.h"
 #include "roles/checkpoint_sha.h"
+#include "roles/follower.h"
 #include "roles/local_store.h"
 #include "roles/puller.h"
 #include "roles/swarm_fetch.h"
@@ -111,7 +112,7 @@ class Puller {
       await.web_seed = WebSeedFor(bucket_, o_.model, steps[i].version);
       await.fallback_after_s = o_.fallback_after_s;
       await.timeout_s = o_.swarm_timeout_s;
-      await.restart_stalled_s = ctx_.swarm ? ctx_.restart_stalled_s : 0;
+      await.restart_stalled_s = ctx_.restart_stalled_s;
       await.stop = ctx_.stop;
       await.on_swarm = o_.on_swarm_progress;
       await.progress = progress_;
@@ -248,8 +249,11 @@ Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress) 
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(options.trust));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(options.bucket, /*create=*/false, options.tls));
   DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(options.dest));
-  DS_ASSIGN_OR_RETURN(PullOutcome outcome,
-                      PullInto(options, *bucket, store, trusted, PullContext{}, progress));
+  // A download whose peers all left or were banned (a corrupt peer can take
+  // an honest one down with it) is re-added, as a node does.
+  PullContext context;
+  context.restart_stalled_s = kRestartStalledS;
+  DS_ASSIGN_OR_RETURN(PullOutcome outcome, PullInto(options, *bucket, store, trusted, context, progress));
   return outcome.report;
 }
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared by mpi_test.sh and slurm_test.sh (source it; bash, set -euo pipefail):
-# a temporary directory, a signed 2M-parameter checkpoint in a directory
-# bucket, one `deltaswarm seed` on 127.0.0.1, free loopback ports, checks of
+# a temporary directory, a cluster CA, a signed 2M-parameter checkpoint in a
+# directory bucket published as a closed swarm (TLS torrents of that CA), one
+# `deltaswarm seed` on 127.0.0.1 with its certificate, free loopback ports, checks of
 # the launchers' report lines and stores, and cleanup of every process started
 # here (by PID, also on failure or signal).
 #
@@ -10,8 +11,11 @@
 #   fx_stop_all               SIGTERM to every fx_spawn'ed PID (newest first),
 #                             5 s each, then SIGKILL; fails if one needed SIGKILL
 #   fx_free_ports N           a base port with N free consecutive loopback ports
-#   fx_checkpoint             synth + keygen + publish v0 into $TMP/bucket; sets WANT
-#   fx_start_seed             `deltaswarm seed` on 127.0.0.1:0; sets SEED_EP
+#   fx_checkpoint             ca init ($TMP/ca) + synth + keygen + publish v0 into
+#                             $TMP/bucket with --tls-ca/--tls-crl; sets WANT, CA_PEM
+#   fx_issue NAME             a certificate of the CA: $TMP/certs/NAME.pem and .key
+#   fx_start_seed             `deltaswarm seed` on 127.0.0.1:0 with certificate
+#                             "seed"; sets SEED_EP
 #   fx_check_reports WORD N FILE [SKIP]
 #                             N (or MIN-MAX) distinct `WORD <i>: version <v>
 #                             sha256 <sha>` lines in FILE, every sha = $WANT,
@@ -102,17 +106,28 @@ PY
   echo "$base"
 }
 
+fx_issue() {
+  mkdir -p "$TMP/certs"
+  "$FX_DS" ca issue --ca "$TMP/ca" --name "$1" -o "$TMP/certs/$1.pem" -q || fail "ca issue $1 failed"
+}
+
 fx_checkpoint() {
+  "$FX_DS" ca init -o "$TMP/ca" -q || fail "ca init failed"
+  # shellcheck disable=SC2034  # used by the tests
+  CA_PEM=$TMP/ca/ca.pem
   "$FX_DS" synth --params 2M --versions 0 --seed 1 -o "$TMP/ckpt" -q || fail "synth failed"
   "$FX_DS" keygen -o "$TMP/key" -q || fail "keygen failed"
   "$FX_DS" publish --bucket "$TMP/bucket" --model m --key "$TMP/key" --state "$TMP/publisher" -q \
+    --tls-ca "$TMP/ca/ca.pem" --tls-crl "$TMP/ca/crl.pem" \
     "$TMP/ckpt/v0/model.safetensors" || fail "publish failed"
   WANT=$(sha256sum "$TMP/ckpt/v0/model.safetensors" | cut -d' ' -f1)
 }
 
 fx_start_seed() {
   local n
+  fx_issue seed
   fx_spawn "$FX_DS" seed --bucket "$TMP/bucket" --model m --trust "$TMP/key.pub" --dir "$TMP/seed" \
+    --tls-cert "$TMP/certs/seed.pem" --tls-key "$TMP/certs/seed.key" --tls-ca "$TMP/ca/ca.pem" \
     --listen 127.0.0.1:0 --ready-file "$TMP/seed.ready" -q >"$TMP/log/seed.log" 2>&1
   SEED_PID=${FX_PIDS[-1]}
   for ((n = 0; n < 300; n++)); do

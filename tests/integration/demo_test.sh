@@ -2,7 +2,9 @@
 # scripts/demo.sh end to end on a small checkpoint: 8 nodes on loopback, with
 # the built binary (DELTASWARM: no apt-get, no build). Checks that it exits 0,
 # that its last line is `demo: 8 nodes verified <sha256>`, and that the sha256
-# is the one of v2 synthesized independently with the demo's settings.
+# is the one of v2 synthesized independently with the demo's settings. The
+# demo runs a closed swarm (its own CA and certificates, in its work
+# directory), so the checks below also cover that nothing of it is left.
 #   demo_test.sh DELTASWARM_BINARY DEMO_SCRIPT
 set -euo pipefail
 DS=$1

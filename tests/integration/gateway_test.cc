@@ -19,6 +19,7 @@
 #include "deltaswarm/roles.h"
 #include "deltaswarm/synth.h"
 #include "roles/bucket_layout.h"
+#include "cluster_certificates.h"
 #include "test_util.h"
 
 using namespace deltaswarm;
@@ -41,6 +42,7 @@ bool WaitUntil(const std::function<bool()>& done, double timeout_s) {
 // Synthetic versions v0..v2 of a checkpoint, a key, and a directory bucket
 // they are published into one by one (a keyframe every 2 versions: 1 and 3).
 struct Upstream {
+  ClusterCertificates certs;  // a closed swarm: TLS torrents, HTTPS metadata with client certificates
   TempDir tmp;
   std::string bucket = tmp / "bucket";
   Upstream() {
@@ -55,8 +57,9 @@ struct Upstream {
   std::string key_pub() const { return tmp / "key.pub"; }
   // Publishes synthetic version v as bucket version v + 1.
   void Publish(int v) {
-    RunResult r = RunDeltaswarm({"publish", "--bucket", bucket, "--model", "m", "--key", tmp / "key", "--state",
-                                 tmp / "state", "--keyframe-every", "2", "-q", checkpoint(v)});
+    RunResult r = RunDeltaswarm(Concat({"publish", "--bucket", bucket, "--model", "m", "--key", tmp / "key",
+                                        "--state", tmp / "state", "--keyframe-every", "2", "-q", checkpoint(v)},
+                                       certs.PublishFlags()));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
   }
@@ -130,6 +133,9 @@ GatewayOptions GatewayFor(const Upstream& up, const std::string& dir) {
   o.http_listen = "127.0.0.1:0";
   o.listen = "127.0.0.1:0";
   o.poll_interval_s = 0.2;
+  o.tls = up.certs.Identity(up.certs.gateway);
+  o.require_client_cert = true;
+  o.tls_crl = up.certs.crl();
   return o;
 }
 
@@ -159,7 +165,8 @@ TEST_CASE("nodes behind a gateway get each version through the swarm; it crosses
     nodes.emplace_back(SpawnDeltaswarmTo({"node", "--bucket", ready->http_url, "--model", "m", "--dest",
                                           up.tmp / name, "--trust", up.key_pub(), "--listen", "127.0.0.1:0",
                                           "--peer", ready->endpoint, "--poll-interval", "0.2", "--fallback-after",
-                                          "-1", "-j", "1", "--json"},
+                                          "-1", "-j", "1", "--json", "--tls-cert", up.certs.node.cert_path,
+                                          "--tls-key", up.certs.node.key_path, "--tls-ca", up.certs.ca_cert()},
                                          up.tmp / (name + ".out"), up.tmp / (name + ".err")));
   }
   auto all_at = [&](uint64_t v) {
@@ -193,7 +200,7 @@ TEST_CASE("nodes behind a gateway get each version through the swarm; it crosses
   CHECK(!fs::exists(up.tmp / "gw/chunks/2"));
 
   // The metadata server serves metadata only: a chunk is not there.
-  auto mirror = OpenBucket(ready->http_url);
+  auto mirror = OpenBucket(ready->http_url, /*create=*/false, up.certs.Identity(up.certs.node));
   REQUIRE(mirror.ok());
   CHECK((*mirror)->Get("m/versions/3/delta/chunk-000000.dsc", 1 << 30).status().code() == Code::kNotFound);
   auto latest = ReadLatest(**mirror, "m");

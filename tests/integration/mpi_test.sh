@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/mpi/deltaswarm-mpi.sh under mpirun: 8 ranks on 127.0.0.1 pull a
 # 2M-parameter checkpoint (published as v0 into a directory bucket) from one
-# `deltaswarm seed` and from each other (3 peers per rank). Two runs into the
-# same dest root:
+# `deltaswarm seed` and from each other (3 peers per rank). The swarm is
+# closed: the version's torrents are TLS torrents of a cluster CA, the seed and
+# every rank have a certificate of it (rank r: --tls-cert certs/rank-%r.pem,
+# the CA from DSMPI_TLS_CA). Two runs into the same dest root:
 #  1. a failing rank: rank 5's store path DEST/rank-5 is a regular file, so its
 #     pull fails for real ("Not a directory"). Checks that mpirun exits
 #     non-zero with that rank's exit code; that exactly one FAILED line is
@@ -10,6 +12,10 @@
 #     <code>; host <h>)`; that every other rank's store is either complete with
 #     the right sha256 or has no `current` (mpirun SIGTERMs the other ranks);
 #     that no process of the run is left and that the seed still runs;
+#  1b. a rank without a certificate (no --tls-* and no DSMPI_TLS_*; one rank):
+#     mpirun exits 2, with exactly one line `rank 0: FAILED: torrent ...: a
+#     closed swarm (TLS torrent) needs this role's cluster certificate ...
+#     (pull exit 2; host <h>, dest D)`, and the store has no `current`;
 #  2. the fault removed, the same command again (a retry over the stores left
 #     by run 1): mpirun exits 0, all 8 ranks print
 #     `rank <r>: version <v> sha256 <sha>` with the synthesized checkpoint's sha256;
@@ -38,6 +44,10 @@ command -v mpirun >/dev/null ||
 
 fx_checkpoint
 fx_start_seed
+for ((r = 0; r < NP; r++)); do fx_issue "rank-$r"; done
+# rank r's certificate by the launcher's %r; the CA through the environment
+TLS=(--tls-cert "$TMP/certs/rank-%r.pem" --tls-key "$TMP/certs/rank-%r.key")
+export DSMPI_TLS_CA=$CA_PEM
 
 # run_mpi RUN: one mpirun of NP ranks into $TMP/dest; RC, OUT, ERR, SECS
 run_mpi() {
@@ -45,10 +55,10 @@ run_mpi() {
   base=$(fx_free_ports "$NP")
   OUT=$TMP/$1.out ERR=$TMP/$1.err RC=0
   start=$SECONDS
-  timeout 60 mpirun --allow-run-as-root --oversubscribe -np "$NP" \
+  timeout 60 mpirun --allow-run-as-root --oversubscribe -np "$NP" -x DSMPI_TLS_CA \
     bash "$SCRIPT" --deltaswarm "$DS" --bucket "$TMP/bucket" --model m --trust "$TMP/key.pub" \
     --dest-root "$TMP/dest" --rdv "$TMP/rdv" --job-id "mpi-test-$1" --seed "$SEED_EP" \
-    --base-port "$base" --host 127.0.0.1 --peers 3 --linger 3 -- -q -j 1 \
+    --base-port "$base" --host 127.0.0.1 --peers 3 --linger 3 "${TLS[@]}" -- -q -j 1 \
     >"$OUT" 2>"$ERR" || RC=$?
   SECS=$((SECONDS - start))
 }
@@ -75,6 +85,22 @@ fx_alive "$SEED_PID" || fail "the seed died during the failing run"
 echo "mpi_test: failing rank ok (mpirun exit $RC after $SECS s; rank $BAD FAILED;" \
   "$complete other ranks complete, $stopped stopped without a current)"
 
+# ---- 1b. a rank without a certificate is refused by the closed swarm
+base=$(fx_free_ports 1)
+RC=0
+env -u DSMPI_TLS_CA timeout 60 mpirun --allow-run-as-root --oversubscribe -np 1 \
+  bash "$SCRIPT" --deltaswarm "$DS" --bucket "$TMP/bucket" --model m --trust "$TMP/key.pub" \
+  --dest-root "$TMP/dest-nocert" --rdv "$TMP/rdv" --job-id mpi-test-nocert --seed "$SEED_EP" \
+  --base-port "$base" --host 127.0.0.1 --linger 1 -- -q -j 1 \
+  >"$TMP/nocert.out" 2>"$TMP/nocert.err" || RC=$?
+[ "$RC" = 2 ] || { cat "$TMP/nocert.err" >&2; fail "mpirun exited $RC for a rank without a certificate, expected 2"; }
+fx_check_failure rank 0 "host $(hostname)" "$TMP/dest-nocert/rank-0" 2 "$TMP/nocert.err"
+grep -q "^rank 0: FAILED: .*a closed swarm (TLS torrent) needs this role's cluster certificate" "$TMP/nocert.err" ||
+  fail "the FAILED line does not say that the closed swarm needs a certificate: $(grep FAILED "$TMP/nocert.err")"
+fx_store_state "$TMP/dest-nocert/rank-0"
+[ "$STATE" = none ] || fail "the rank without a certificate has a current"
+echo "mpi_test: rank without a certificate ok ($(grep -h '^rank 0: FAILED: ' "$TMP/nocert.err"))"
+
 # ---- 2. fault removed: the retry completes on all ranks
 rm -f "$TMP/dest/rank-$BAD"
 run_mpi ok
@@ -90,10 +116,10 @@ echo "mpi_test: ok ($NP ranks, $WANT, mpirun $SECS s)"
 SNP=4
 STALL=$TMP/dest-stall
 base=$(fx_free_ports $((SNP + 1)))   # the last port is the (absent) seed's
-mpirun --allow-run-as-root --oversubscribe -np "$SNP" \
+mpirun --allow-run-as-root --oversubscribe -np "$SNP" -x DSMPI_TLS_CA \
   bash "$SCRIPT" --deltaswarm "$DS" --bucket "$TMP/bucket" --model m --trust "$TMP/key.pub" \
   --dest-root "$STALL" --rdv "$TMP/rdv" --job-id mpi-test-stall --seed "127.0.0.1:$((base + SNP))" \
-  --base-port "$base" --host 127.0.0.1 --peers 3 --linger 1 -- -q -j 1 \
+  --base-port "$base" --host 127.0.0.1 --peers 3 --linger 1 "${TLS[@]}" -- -q -j 1 \
   >"$TMP/stall.out" 2>"$TMP/stall.err" &
 MP=$!
 FX_PIDS+=("$MP")   # stopped by the cleanup if this step fails early

@@ -19,6 +19,7 @@
 
 #include "deltaswarm/manifest.h"
 #include "deltaswarm/synth.h"
+#include "cluster_certificates.h"
 #include "test_util.h"
 
 using namespace deltaswarm;
@@ -123,6 +124,7 @@ std::vector<nlohmann::json> JsonLines(const std::string& path) {
 
 TEST_CASE("two nodes follow versions 1 and 2 over the swarm, run on_update, re-seed, and stop on SIGTERM") {
   TempDir tmp;
+  const ClusterCertificates certs;  // a closed swarm: TLS torrents, every role with a certificate
   SynthOptions s;
   s.out_dir = tmp / "ckpt";
   s.params = 2000000;  // 4 MB of bf16
@@ -131,15 +133,17 @@ TEST_CASE("two nodes follow versions 1 and 2 over the swarm, run on_update, re-s
   REQUIRE(Synthesize(s, nullptr).ok());
   REQUIRE(GenerateKeyPair(tmp / "key", false).ok());
   auto publish = [&](int v) {
-    return std::vector<std::string>{"publish", "--bucket", tmp / "bucket", "--model", "m", "--key", tmp / "key",
-                                    "--state", tmp / "state", "-q", tmp / "ckpt/v" + std::to_string(v) + "/model.safetensors"};
+    return Concat({"publish", "--bucket", tmp / "bucket", "--model", "m", "--key", tmp / "key", "--state",
+                   tmp / "state", "-q", tmp / "ckpt/v" + std::to_string(v) + "/model.safetensors"},
+                  certs.PublishFlags());
   };
   auto first = RunDeltaswarm(publish(0));
   INFO(first.err);
   REQUIRE(first.exit_code == 0);
 
-  Process seed({"seed", "--bucket", tmp / "bucket", "--model", "m", "--trust", tmp / "key.pub", "--dir", tmp / "seed",
-                "--listen", "127.0.0.1:0", "--ready-file", tmp / "seed.ready", "-q"},
+  Process seed(Concat({"seed", "--bucket", tmp / "bucket", "--model", "m", "--trust", tmp / "key.pub", "--dir",
+                       tmp / "seed", "--listen", "127.0.0.1:0", "--ready-file", tmp / "seed.ready", "-q"},
+                      certs.Flags(certs.seed)),
                tmp / "seed.out", tmp / "seed.err");
   std::string seed_ep = WaitForLine(tmp / "seed.ready", 60);
   REQUIRE(!seed_ep.empty());
@@ -158,6 +162,9 @@ TEST_CASE("two nodes follow versions 1 and 2 over the swarm, run on_update, re-s
                         << "poll_interval_s: 0.5\n"
                         << "fallback_after_s: -1\n"
                         << "seed_versions: 2\n"
+                        << "tls_cert: " << certs.node.cert_path << "\n"
+                        << "tls_key: " << certs.node.key_path << "\n"
+                        << "tls_ca: " << certs.ca_cert() << "\n"
                         << "on_update: echo $DELTASWARM_VERSION >> " << tmp / ("hook" + n)
                         << " && test -f $DELTASWARM_CHECKPOINT/model.safetensors\n";
     return path;
@@ -179,9 +186,11 @@ TEST_CASE("two nodes follow versions 1 and 2 over the swarm, run on_update, re-s
     CHECK(SameTree(tmp / ("node" + n + "/current/model.safetensors"), tmp / "ckpt/v0/model.safetensors"));
   }
 
-  Process publisher({"publish", "--bucket", tmp / "bucket", "--model", "m", "--key", tmp / "key", "--state",
-                     tmp / "state", "--seed", "--listen", publisher_ep, "--ready-file", tmp / "publisher.ready",
-                     tmp / "ckpt/v1/model.safetensors"},
+  Process publisher(Concat(Concat({"publish", "--bucket", tmp / "bucket", "--model", "m", "--key", tmp / "key",
+                                   "--state", tmp / "state", "--seed", "--listen", publisher_ep, "--ready-file",
+                                   tmp / "publisher.ready", tmp / "ckpt/v1/model.safetensors"},
+                                  certs.PublishFlags()),
+                           certs.KeyFlags(certs.seed)),
                     tmp / "publisher.out", tmp / "publisher.err");
   {
     INFO("publisher: " << ReadText(tmp / "publisher.err"));
@@ -237,11 +246,15 @@ TEST_CASE("two nodes follow versions 1 and 2 over the swarm, run on_update, re-s
 
 TEST_CASE("publish --seed listens before refs/latest names the version, so no node dials a seed not yet there") {
   TempDir tmp;
+  const ClusterCertificates certs;
   WriteSafetensors(tmp / "model.safetensors", {{"w", "BF16", {4096}, RandomBytes(8192, 7)}});
   REQUIRE(RunDeltaswarm({"keygen", "-o", tmp / "key", "-q"}).exit_code == 0);
-  ChildProcess publish(SpawnDeltaswarmTo({"publish", "--bucket", tmp / "bucket", "--model", "m", "--key", tmp / "key",
-                                          "--state", tmp / "state", "--seed", "--listen", "127.0.0.1:0",
-                                          "--ready-file", tmp / "ready", "-q", tmp / "model.safetensors"},
+  ChildProcess publish(SpawnDeltaswarmTo(Concat(Concat({"publish", "--bucket", tmp / "bucket", "--model", "m", "--key",
+                                                        tmp / "key", "--state", tmp / "state", "--seed", "--listen",
+                                                        "127.0.0.1:0", "--ready-file", tmp / "ready", "-q",
+                                                        tmp / "model.safetensors"},
+                                                       certs.PublishFlags()),
+                                                certs.KeyFlags(certs.seed)),
                                          "", tmp / "publish.err"));
   const std::string latest = tmp / "bucket/m/refs/latest";
   // Polled every millisecond: the moment refs/latest exists, the seed must already serve.

@@ -3,7 +3,10 @@
 # nodes (n0..n3, one slurmd each, all on 127.0.0.1, auth/none + cred/none: CI
 # only) pull a 2M-parameter checkpoint (published as v0 into a directory
 # bucket) from one `deltaswarm seed` and from each other (3 peers per task).
-# Two jobs into the same dest root:
+# The swarm is closed: the version's torrents are TLS torrents of a cluster
+# CA, the seed and every node have a certificate of it (node nI:
+# DSSLURM_TLS_CERT=certs/%h.pem -> certs/nI.pem; the CA as the job argument
+# --tls-ca). Two jobs into the same dest root:
 #  1. a failing task: node n2's store path DEST/n2 is a regular file, so the
 #     pull of task 2 (on n2) fails for real ("Not a directory"). Checks that
 #     `sbatch --wait` exits non-zero with that task's exit code; that the job
@@ -95,6 +98,7 @@ wait_idle "at start"
 
 fx_checkpoint
 fx_start_seed
+for ((i = 0; i < NN; i++)); do fx_issue "n$i"; done
 
 # run_job JOB: `sbatch --wait` of one task per node into $TMP/dest; RC, OUT, SECS
 run_job() {
@@ -104,8 +108,9 @@ run_job() {
   DSSLURM_BUCKET=$TMP/bucket DSSLURM_MODEL=m DSSLURM_TRUST=$TMP/key.pub \
   DSSLURM_DEST_ROOT=$TMP/dest DSSLURM_SEED=$SEED_EP DSSLURM_BASE_PORT=$2 \
   DSSLURM_PEERS=3 DSSLURM_LINGER=3 DELTASWARM=$DS \
+  DSSLURM_TLS_CERT="$TMP/certs/%h.pem" DSSLURM_TLS_KEY="$TMP/certs/%h.key" \
     timeout 60 sbatch --wait -N "$NN" --chdir "$TMP" --output "$OUT" \
-      "$SCRIPT" -q -j 1 >"$TMP/$1.sbatch" 2>&1 || RC=$?
+      "$SCRIPT" --tls-ca "$CA_PEM" -q -j 1 >"$TMP/$1.sbatch" 2>&1 || RC=$?
   SECS=$((SECONDS - start))
 }
 

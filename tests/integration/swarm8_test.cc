@@ -62,8 +62,7 @@ std::vector<nlohmann::json> RunNodes(Published& p, const std::vector<int>& ports
     std::vector<std::string> args = {"pull",    "--bucket", p.bucket,        "--model", "m",
                                      "--dest",  p.tmp / name, "--trust",     p.key_pub(), "--listen",
                                      Loopback(ports[i]), "-j", "1",            "--json"};
-    auto extra = extra_for(i);
-    args.insert(args.end(), extra.begin(), extra.end());
+    args = Concat(Concat(args, p.certs.Flags(p.certs.node)), extra_for(i));
     nodes.emplace_back(SpawnDeltaswarmTo(args, p.tmp / (name + ".out"), p.tmp / (name + ".err")));
   }
   std::vector<int> codes;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cluster_certificates.h"
 #include "deltaswarm/manifest.h"
 #include "deltaswarm/synth.h"
 #include "test_util.h"
@@ -45,6 +46,7 @@ std::string WaitForLine(const std::string& path, double timeout_s) {
 
 TEST_CASE("four nodes pull a version from a seed process over the swarm, byte-identical") {
   TempDir tmp;
+  const ClusterCertificates certs;  // a closed swarm: TLS torrents, every role with a certificate
   SynthOptions s;
   s.out_dir = tmp / "ckpt";
   s.params = 5000000;  // 10 MB of bf16
@@ -53,16 +55,18 @@ TEST_CASE("four nodes pull a version from a seed process over the swarm, byte-id
   REQUIRE(Synthesize(s, nullptr).ok());
   REQUIRE(GenerateKeyPair(tmp / "key", false).ok());
   for (int v = 0; v <= 1; ++v) {
-    auto r = RunDeltaswarm({"publish", "--bucket", tmp / "bucket", "--model", "m", "--key", tmp / "key",
-                            "--state", tmp / "state", "--keyframe-every", "1", "-q",
-                            tmp / "ckpt/v" + std::to_string(v) + "/model.safetensors"});
+    auto r = RunDeltaswarm(Concat({"publish", "--bucket", tmp / "bucket", "--model", "m", "--key", tmp / "key",
+                                   "--state", tmp / "state", "--keyframe-every", "1", "-q",
+                                   tmp / "ckpt/v" + std::to_string(v) + "/model.safetensors"},
+                                  certs.PublishFlags()));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
   }
 
-  Process seed{SpawnDeltaswarm({"seed", "--bucket", tmp / "bucket", "--model", "m", "--trust", tmp / "key.pub",
-                                "--dir", tmp / "seed", "--listen", "127.0.0.1:0", "--ready-file", tmp / "ready",
-                                "--upload-rate", "20000000", "-q"})};
+  Process seed{SpawnDeltaswarm(Concat({"seed", "--bucket", tmp / "bucket", "--model", "m", "--trust", tmp / "key.pub",
+                                       "--dir", tmp / "seed", "--listen", "127.0.0.1:0", "--ready-file", tmp / "ready",
+                                       "--upload-rate", "20000000", "-q"},
+                                      certs.Flags(certs.seed)))};
   std::string endpoint = WaitForLine(tmp / "ready", 60);
   REQUIRE(!endpoint.empty());
 
@@ -72,16 +76,18 @@ TEST_CASE("four nodes pull a version from a seed process over the swarm, byte-id
 
   std::vector<int> nodes;
   for (int i = 0; i < 4; ++i)
-    nodes.push_back(SpawnDeltaswarm({"pull", "--bucket", tmp / "bucket", "--model", "m", "--dest",
-                                     tmp / ("node" + std::to_string(i)), "--trust", tmp / "key.pub", "--peer",
-                                     endpoint, "--listen", "127.0.0.1:0", "--linger", "3", "-q"}));
+    nodes.push_back(SpawnDeltaswarm(Concat({"pull", "--bucket", tmp / "bucket", "--model", "m", "--dest",
+                                            tmp / ("node" + std::to_string(i)), "--trust", tmp / "key.pub", "--peer",
+                                            endpoint, "--listen", "127.0.0.1:0", "--linger", "3", "-q"},
+                                           certs.Flags(certs.node))));
   for (int i = 0; i < 4; ++i) CHECK(WaitFor(nodes[i], 120) == 0);
   for (int i = 0; i < 4; ++i)
     CHECK(SameTree(tmp / ("node" + std::to_string(i)) + "/current/model.safetensors",
                    tmp / "ckpt/v1/model.safetensors"));
 
-  auto last = RunDeltaswarm({"pull", "--bucket", tmp / "bucket", "--model", "m", "--dest", tmp / "late", "--trust",
-                             tmp / "key.pub", "--peer", endpoint, "--listen", "127.0.0.1:0", "--json"});
+  auto last = RunDeltaswarm(Concat({"pull", "--bucket", tmp / "bucket", "--model", "m", "--dest", tmp / "late",
+                                    "--trust", tmp / "key.pub", "--peer", endpoint, "--listen", "127.0.0.1:0", "--json"},
+                                   certs.Flags(certs.node)));
   INFO(last.err);
   REQUIRE(last.exit_code == 0);
   std::string out = last.out.substr(0, last.out.find_last_not_of('\n') + 1);

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cluster_certificates.h"
 #include "deltaswarm/swarm.h"
 #include "nginx_server.h"
 #include "test_util.h"
@@ -43,7 +44,15 @@ void WritePayload(const std::string& dir, uint64_t total, uint64_t seed) {
   }
 }
 
+// Every swarm here is closed: TLS torrents of one cluster CA, every session
+// presenting a certificate it issued.
+const ClusterCertificates& Certificates() {
+  static const ClusterCertificates certs;
+  return certs;
+}
+
 std::unique_ptr<Swarm> StartSwarm(SwarmOptions options) {
+  options.tls = Certificates().Identity(Certificates().node);
   auto s = Swarm::Start(options);
   REQUIRE_MESSAGE(s.ok(), s.status().ToString());
   CHECK(s.value()->listen_port() > 0);
@@ -51,7 +60,10 @@ std::unique_ptr<Swarm> StartSwarm(SwarmOptions options) {
 }
 
 TorrentFile Torrent(const std::string& dir, const std::string& name, const std::vector<std::string>& web_seeds) {
-  auto t = MakeTorrent(dir, name, web_seeds);
+  TorrentAccess access;
+  access.ca_cert_pem = ReadFileText(Certificates().ca_cert());
+  access.crl_pem = ReadFileText(Certificates().crl());
+  auto t = MakeTorrent(dir, name, web_seeds, access);
   REQUIRE_MESSAGE(t.ok(), t.status().ToString());
   return std::move(t).value();
 }

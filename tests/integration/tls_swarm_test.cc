@@ -30,61 +30,19 @@ using namespace deltaswarm::testing;
 
 namespace {
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 constexpr char kForeignPython[] = "/usr/bin/python3";  // Debian's, where python3-libtorrent lives
 
-// A cluster CA, a second unrelated CA, and the certificates the tests present.
-struct Certificates {
-  TempDir dir;
-  IssuedCertificate seed, node, foreign, expired, revoked;
+// The foreign client dialling `peer` for `seconds` for the torrent at
+// torrent_path, with certificate c (or none).
+ChildProcess StartForeignPull(const Published& p, const std::string& name, const std::string& torrent_path,
+                              const std::string& peer, const IssuedCertificate* c, double seconds) {
+  std::vector<std::string> args = {DS_FOREIGN_CLIENT, torrent_path, peer, p.tmp / name, std::to_string(seconds)};
+  if (c != nullptr) args = Concat(args, {"--cert", c->cert_path, "--key", c->key_path, "--dh", p.certs.dh()});
+  return ChildProcess(SpawnProgram(kForeignPython, args, p.tmp / (name + ".out"), p.tmp / (name + ".err")));
+}
 
-  Certificates() {
-    REQUIRE(InitCertificateAuthority({.dir = dir / "ca"}).ok());
-    REQUIRE(InitCertificateAuthority({.dir = dir / "other-ca", .name = "someone else's CA"}).ok());
-    seed = Issue("ca", "seed", 0);
-    node = Issue("ca", "node", 0);
-    foreign = Issue("other-ca", "intruder", 0);
-    expired = Issue("ca", "expired", 400 * 86400);  // valid 365 days, from 400 days ago
-    revoked = Issue("ca", "revoked", 0);
-    REQUIRE(RevokeCertificate(dir / "ca", revoked.cert_path).ok());
-    std::ofstream(dh()) << Ffdhe2048Pem();
-  }
-  IssuedCertificate Issue(const std::string& ca, const std::string& name, int64_t backdate_s) {
-    IssueOptions o;
-    o.ca_dir = dir / ca;
-    o.name = name;
-    o.out = dir / (name + ".pem");
-    o.backdate_s = backdate_s;
-    auto issued = IssueCertificate(o);
-    REQUIRE_MESSAGE(issued.ok(), issued.status().ToString());
-    return *issued;
-  }
-  std::string ca_cert() const { return CaCertPath(dir / "ca"); }
-  std::string crl() const { return CrlPath(dir / "ca"); }
-  std::string dh() const { return dir / "dh.pem"; }
-  // publish flags: TLS torrents of the cluster CA carrying its revocation list.
-  std::vector<std::string> PublishFlags() const { return {"--tls-ca", ca_cert(), "--tls-crl", crl()}; }
-  static std::vector<std::string> Flags(const IssuedCertificate& c) {
-    return {"--tls-cert", c.cert_path, "--tls-key", c.key_path};
-  }
-};
-
-// What the foreign client received in `seconds` from `peer`, with the
-// certificate c (or none).
-nlohmann::json ForeignPull(const Published& p, const Certificates& certs, const std::string& name,
-                           const std::string& peer, const IssuedCertificate* c, double seconds) {
-  std::vector<std::string> args = {DS_FOREIGN_CLIENT, p.torrent_path(), peer, p.tmp / name,
-                                   std::to_string(seconds)};
-  if (c != nullptr) {
-    for (const std::string& a : {std::string("--cert"), c->cert_path, std::string("--key"), c->key_path,
-                                 std::string("--dh"), certs.dh()})
-      args.push_back(a);
-  }
-  ChildProcess client(SpawnProgram(kForeignPython, args, p.tmp / (name + ".out"), p.tmp / (name + ".err")));
+// What it received: its one JSON line.
+nlohmann::json ForeignResult(const Published& p, ChildProcess& client, const std::string& name, double seconds) {
   const int code = client.Wait(seconds + 30);
   INFO(name << " stderr: " << ReadFileText(p.tmp / (name + ".err")));
   REQUIRE(code == 0);
@@ -92,6 +50,16 @@ nlohmann::json ForeignPull(const Published& p, const Certificates& certs, const 
   REQUIRE(lines.size() == 1);
   MESSAGE(name << ": " << lines[0].dump());
   return lines[0];
+}
+
+// A copy of the checkpoint at `from` with some tensor bytes changed: the
+// next version to publish.
+std::string ChangedCopy(const std::string& from, const std::string& to) {
+  std::vector<uint8_t> bytes = ReadBytes(from);
+  for (size_t i = bytes.size() / 2; i < bytes.size(); i += 97) bytes[i] ^= 1;
+  std::ofstream(to, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return to;
 }
 
 // Connects to endpoint and sends a plain BitTorrent handshake for the
@@ -128,16 +96,18 @@ std::string PlainHandshakeReply(const std::string& endpoint, const std::string& 
 }  // namespace
 
 TEST_CASE("a closed swarm serves cluster certificate holders only") {
-  Certificates certs;
-  Published p("", "", 1'500'000, certs.PublishFlags());  // 3 MB
+  Published p("", "", 1'500'000);  // 3 MB, a TLS torrent of the cluster CA with its revocation list
+  REQUIRE(InitCertificateAuthority({.dir = p.certs.dir / "other-ca", .name = "someone else's CA"}).ok());
+  const IssuedCertificate foreign = p.certs.Issue("intruder", 0, "other-ca");
+  const IssuedCertificate expired = p.certs.Issue("expired", 400 * 86400);  // valid 365 days, from 400 days ago
+  const IssuedCertificate revoked = p.certs.Issue("revoked");  // revoked below, after version 1
   std::string seed_endpoint;
-  ChildProcess seed = p.StartSeed(Certificates::Flags(certs.seed), &seed_endpoint);
+  ChildProcess seed = p.StartSeed({}, &seed_endpoint);
   p.RemoveChunks();  // only the seed has them now
 
   SUBCASE("a node with a certificate of the cluster CA downloads byte-exact") {
-    ChildProcess node = p.StartPull("node", FreeTcpPorts(1).front(),
-                                    Concat(Certificates::Flags(certs.node),
-                                           {"--peer", seed_endpoint, "--fallback-after", "-1"}));
+    ChildProcess node =
+        p.StartPull("node", FreeTcpPorts(1).front(), {"--peer", seed_endpoint, "--fallback-after", "-1"});
     const int code = node.Wait(60);
     INFO("node stderr: " << p.Err("node"));
     REQUIRE(code == 0);
@@ -146,16 +116,16 @@ TEST_CASE("a closed swarm serves cluster certificate holders only") {
   }
 
   SUBCASE("our roles refuse to start without a certificate, or with an expired one, in one line") {
-    ChildProcess bare = p.StartPull("bare", FreeTcpPorts(1).front(), {"--peer", seed_endpoint});
+    ChildProcess bare = p.StartPullAs("bare", FreeTcpPorts(1).front(), {"--peer", seed_endpoint});
     CHECK(bare.Wait(30) == 2);
     const std::string bare_err = p.Err("bare");
     CHECK(bare_err.find("closed swarm") != std::string::npos);
     CHECK(bare_err.find("tls_cert") != std::string::npos);
     CHECK(!p.Holds("bare"));
 
-    ChildProcess old = p.StartPull("old", FreeTcpPorts(1).front(),
-                                   Concat(Certificates::Flags(certs.expired), {"--peer", seed_endpoint}));
-    CHECK(old.Wait(30) != 0);
+    ChildProcess old =
+        p.StartPullAs("old", FreeTcpPorts(1).front(), Concat(p.certs.Flags(expired), {"--peer", seed_endpoint}));
+    CHECK(old.Wait(30) == 2);
     CHECK(p.Err("old").find("expired") != std::string::npos);
 
     ChildProcess bare_seed(SpawnDeltaswarmTo({"seed", "--bucket", p.bucket, "--model", "m", "--trust", p.key_pub(),
@@ -166,26 +136,45 @@ TEST_CASE("a closed swarm serves cluster certificate holders only") {
   }
 
   SUBCASE("third-party clients get no payload without a valid certificate of the cluster CA") {
-    // The control first: the same client with a valid certificate gets it all,
-    // so the zeros below are the swarm refusing, not the client failing.
-    const auto valid = ForeignPull(p, certs, "valid", seed_endpoint, &certs.node, 30);
-    CHECK(valid["finished"].get<bool>());
-    CHECK(valid["payload_download"].get<uint64_t>() >= p.payload_bytes());
-
-    for (const auto& [name, cert] : std::vector<std::pair<std::string, const IssuedCertificate*>>{
-             {"no-certificate", nullptr},
-             {"other-ca", &certs.foreign},
-             {"expired", &certs.expired},
-             {"revoked", &certs.revoked}}) {
-      const auto got = ForeignPull(p, certs, name, seed_endpoint, cert, 20);
-      CHECK_MESSAGE(got["payload_download"].get<uint64_t>() == 0, name);
-      CHECK_MESSAGE(got["done"].get<uint64_t>() == 0, name);
+    // The control: the same client with a valid certificate gets it all, so
+    // the zeros below are the swarm refusing, not the client failing.
+    ChildProcess valid = StartForeignPull(p, "valid", p.torrent_path(), seed_endpoint, &p.certs.node, 30);
+    const std::vector<std::pair<std::string, const IssuedCertificate*>> refused = {
+        {"no-certificate", nullptr}, {"other-ca", &foreign}, {"expired", &expired}};
+    std::vector<ChildProcess> clients;
+    for (const auto& [name, cert] : refused)
+      clients.push_back(StartForeignPull(p, name, p.torrent_path(), seed_endpoint, cert, 20));
+    const auto got_valid = ForeignResult(p, valid, "valid", 30);
+    CHECK(got_valid["finished"].get<bool>());
+    CHECK(got_valid["payload_download"].get<uint64_t>() >= p.payload_bytes());
+    for (size_t i = 0; i < refused.size(); ++i) {
+      const auto got = ForeignResult(p, clients[i], refused[i].first, 20);
+      CHECK_MESSAGE(got["payload_download"].get<uint64_t>() == 0, refused[i].first);
+      CHECK_MESSAGE(got["done"].get<uint64_t>() == 0, refused[i].first);
     }
 
     // A peer speaking plain BitTorrent, knowing the info-hash from the
-    // manifest, gets no BitTorrent handshake back.
-    // (BEP 52: a v2 info-hash truncated to 20 bytes names the swarm in the handshake.)
+    // manifest, gets no BitTorrent handshake back (BEP 52: the v2 info-hash
+    // truncated to 20 bytes names the swarm in a handshake).
     const std::string reply = PlainHandshakeReply(seed_endpoint, p.info_hash().substr(0, 40));
     CHECK(reply.find("BitTorrent protocol") == std::string::npos);
+  }
+
+  SUBCASE("a revoked certificate gets nothing of a version published after the revocation") {
+    REQUIRE(RevokeCertificate(p.certs.dir / "ca", revoked.cert_path).ok());
+    const Manifest v2 = p.Publish(ChangedCopy(p.checkpoint(), p.tmp / "v1.safetensors"), 2);
+    std::string seed2_endpoint;
+    ChildProcess seed2 = p.StartSeed({}, &seed2_endpoint, 2);
+    // Version 1 was published before the revocation: its torrent's list does
+    // not name the certificate. Version 2's does; its seed refuses it and
+    // serves a valid one.
+    ChildProcess before = StartForeignPull(p, "revoked-v1", p.torrent_path(), seed_endpoint, &revoked, 30);
+    ChildProcess valid = StartForeignPull(p, "valid-v2", p.TorrentPath(v2), seed2_endpoint, &p.certs.node, 30);
+    ChildProcess after = StartForeignPull(p, "revoked-v2", p.TorrentPath(v2), seed2_endpoint, &revoked, 20);
+    CHECK(ForeignResult(p, before, "revoked-v1", 30)["finished"].get<bool>());
+    CHECK(ForeignResult(p, valid, "valid-v2", 30)["finished"].get<bool>());
+    const auto got = ForeignResult(p, after, "revoked-v2", 20);
+    CHECK(got["payload_download"].get<uint64_t>() == 0);
+    CHECK(got["done"].get<uint64_t>() == 0);
   }
 }

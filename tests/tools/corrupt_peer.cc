@@ -3,7 +3,10 @@
 // the requested length (a well-formed PIECE message), so a leecher's hash check
 // of any piece it took from here fails.
 //
-//   corrupt_peer TORRENT SAVE_PATH READY_FILE [LISTEN_IP:PORT [MAX_CORRUPT]]
+//   corrupt_peer [--tls CERT KEY DH] TORRENT SAVE_PATH READY_FILE [LISTEN_IP:PORT [MAX_CORRUPT]]
+//
+// With --tls it joins a TLS torrent's closed swarm with that certificate
+// (PEM files; DH parameters as libtorrent wants them), as an insider gone bad.
 //
 // With MAX_CORRUPT, only that many blocks per connection are garbage; later
 // requests get the real data read from SAVE_PATH (which then must hold the files).
@@ -89,18 +92,25 @@ int Fail(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4 || argc > 6) {
-    std::cerr << "usage: corrupt_peer TORRENT SAVE_PATH READY_FILE [LISTEN_IP:PORT [MAX_CORRUPT]]\n";
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> tls;  // cert, key, dh
+  if (args.size() >= 4 && args[0] == "--tls") {
+    tls.assign(args.begin() + 1, args.begin() + 4);
+    args.erase(args.begin(), args.begin() + 4);
+  }
+  if (args.size() < 3 || args.size() > 5) {
+    std::cerr << "usage: corrupt_peer [--tls CERT KEY DH] TORRENT SAVE_PATH READY_FILE [LISTEN_IP:PORT [MAX_CORRUPT]]\n";
     return 2;
   }
-  const std::string torrent = argv[1], save_path = argv[2], ready_file = argv[3];
-  const std::string listen = argc >= 5 ? argv[4] : "127.0.0.1:0";
-  if (argc == 6) g_max_corrupt = std::stol(argv[5]);
+  const std::string torrent = args[0], save_path = args[1], ready_file = args[2];
+  const std::string listen = args.size() >= 4 ? args[3] : "127.0.0.1:0";
+  if (args.size() == 5) g_max_corrupt = std::stol(args[4]);
+  const lt::socket_type_t socket_type = tls.empty() ? lt::socket_type_t::tcp : lt::socket_type_t::tcp_ssl;
   std::signal(SIGTERM, OnStop);
   std::signal(SIGINT, OnStop);
   try {
     lt::settings_pack s;
-    s.set_str(lt::settings_pack::listen_interfaces, listen);
+    s.set_str(lt::settings_pack::listen_interfaces, tls.empty() ? listen : listen + "s");
     s.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error);
     s.set_bool(lt::settings_pack::enable_dht, false);
     s.set_bool(lt::settings_pack::enable_lsd, false);
@@ -129,9 +139,12 @@ int main(int argc, char** argv) {
       ses.pop_alerts(&alerts);
       for (lt::alert* a : alerts) {
         if (auto* ok = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
-          if (ok->socket_type == lt::socket_type_t::tcp) port = ok->port;
+          if (ok->socket_type == socket_type) port = ok->port;
         } else if (auto* failed = lt::alert_cast<lt::listen_failed_alert>(a)) {
-          if (failed->socket_type == lt::socket_type_t::tcp) return Fail("listen on " + listen + ": " + failed->error.message());
+          if (failed->socket_type == socket_type) return Fail("listen on " + listen + ": " + failed->error.message());
+        } else if (auto* need = lt::alert_cast<lt::torrent_need_cert_alert>(a)) {
+          if (tls.empty()) return Fail("a TLS torrent: give --tls CERT KEY DH");
+          need->handle.set_ssl_certificate(tls[0], tls[1], tls[2]);
         }
       }
     }
@@ -144,7 +157,10 @@ int main(int argc, char** argv) {
     while (!g_stop.load()) {
       ses.wait_for_alert(std::chrono::milliseconds(100));
       std::vector<lt::alert*> alerts;
-      ses.pop_alerts(&alerts);  // keep the queue short; nothing to act on
+      ses.pop_alerts(&alerts);  // keep the queue short; only a late certificate request matters
+      for (lt::alert* a : alerts)
+        if (auto* need = lt::alert_cast<lt::torrent_need_cert_alert>(a); need != nullptr && !tls.empty())
+          need->handle.set_ssl_certificate(tls[0], tls[1], tls[2]);
     }
     lt::session_proxy proxy = ses.abort();
   } catch (const std::exception& e) {
