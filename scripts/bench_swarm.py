@@ -15,6 +15,18 @@ client-server time. --kill-at P kills one node once it has P % of the chunks.
 --baseline also runs each N with a seed that offers every piece to every node
 (libtorrent's default, `seed --no-share`) and prints that line prefixed with
 "baseline:" and the ratio of the two times.
+
+--tls runs a closed swarm instead: the work directory gets a cluster CA
+(`ca init`), one certificate for the seed and one per node (`ca issue`,
+node0 .. node<N-1>), the same checkpoint is published into a second bucket
+(bucket-tls) with --tls-ca/--tls-crl (TLS torrents carrying the CA's CRL),
+and the seed and every node run with their own --tls-cert/--tls-key. Its
+lines are prefixed with "tls:". --compare-tls runs each N both ways, the
+runs alternating (plain, tls, then tls, plain, ...), and prints the plain
+median line (as without TLS), the "tls:" median line and
+
+  tls_time / plain_time = R nodes=N tls_ratio=T_tls/B plain_ratio=T_plain/B
+
 Exits non-zero when a node fails or its checkpoint differs from the publisher's.
 """
 import argparse
@@ -46,19 +58,50 @@ def sha256_of(path):
     return h.hexdigest()
 
 
-def prepare(work, size_mb):
-    """A keyframe of about size_mb MB of chunks in a directory bucket (cached)."""
-    bucket = os.path.join(work, "bucket")
+def prepare(work, size_mb, tls=False):
+    """A keyframe of about size_mb MB of chunks in a directory bucket (cached).
+
+    The checkpoint and signing key are shared; the TLS keyframe (TLS torrents
+    of the work directory's CA) goes into its own bucket and state store."""
+    suffix = "-tls" if tls else ""
+    bucket = os.path.join(work, "bucket" + suffix)
     if os.path.exists(os.path.join(bucket, "m", "refs", "latest")):
         return bucket
-    # A bf16 synth checkpoint compresses to about 0.71 of its size as a keyframe.
-    params = int(size_mb * MB / 2 / 0.71)
-    print(f"bench_swarm: synthesizing {params / 1e6:.0f}M parameters and publishing a keyframe", file=sys.stderr)
-    run("synth", "--params", str(params), "--versions", "1", "-o", os.path.join(work, "ckpt"), "-q")
-    run("keygen", "-o", os.path.join(work, "key"), "-q")
+    model = os.path.join(work, "ckpt", "v0", "model.safetensors")
+    if not os.path.exists(model):
+        # A bf16 synth checkpoint compresses to about 0.71 of its size as a keyframe.
+        params = int(size_mb * MB / 2 / 0.71)
+        print(f"bench_swarm: synthesizing {params / 1e6:.0f}M parameters", file=sys.stderr)
+        shutil.rmtree(os.path.join(work, "ckpt"), ignore_errors=True)
+        run("synth", "--params", str(params), "--versions", "1", "-o", os.path.join(work, "ckpt"), "-q")
+    if not os.path.exists(os.path.join(work, "key.pub")):
+        run("keygen", "-o", os.path.join(work, "key"), "-q")
+    print(f"bench_swarm: publishing a keyframe{' (TLS torrents)' if tls else ''}", file=sys.stderr)
+    tls_flags = []
+    if tls:
+        ca = tls_ca(work)
+        tls_flags = ["--tls-ca", os.path.join(ca, "ca.pem"), "--tls-crl", os.path.join(ca, "crl.pem")]
     run("publish", "--bucket", bucket, "--model", "m", "--key", os.path.join(work, "key"),
-        "--state", os.path.join(work, "state"), os.path.join(work, "ckpt", "v0", "model.safetensors"), "-q")
+        "--state", os.path.join(work, "state" + suffix), *tls_flags, model, "-q")
     return bucket
+
+
+def tls_ca(work):
+    """The work directory's cluster CA (ca.pem, ca.key, crl.pem), made once."""
+    ca = os.path.join(work, "ca")
+    if not os.path.exists(os.path.join(ca, "crl.pem")):
+        run("ca", "init", "-o", ca, "--force", "-q")
+    return ca
+
+
+def tls_identity(work, name):
+    """--tls-cert/--tls-key of one process: its own certificate from the CA (cached)."""
+    cert = os.path.join(work, "certs", name + ".pem")
+    key = os.path.join(work, "certs", name + ".key")
+    if not (os.path.exists(cert) and os.path.exists(key)):
+        os.makedirs(os.path.dirname(cert), exist_ok=True)
+        run("ca", "issue", "--ca", tls_ca(work), "--name", name, "-o", cert, "--force", "-q")
+    return ["--tls-cert", cert, "--tls-key", key]
 
 
 def chunk_bytes(bucket):
@@ -103,17 +146,24 @@ class Node:
         self.log.close()
 
 
-def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True):
+def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True, tls=False):
     run_dir = tempfile.mkdtemp(prefix=f"n{n}-", dir=work)
     rate = int(rate_mbytes * MB)
     key_pub = os.path.join(work, "key.pub")
     seed_ready = os.path.join(run_dir, "seed.ready")
+    # Certificates are issued (once per work directory) before any process starts.
+    ids = {name: tls_identity(work, name) for name in ["seed"] + [f"node{i}" for i in range(n)]} if tls else {}
     seed_log = open(os.path.join(run_dir, "seed.log"), "w")
     seed = subprocess.Popen([DS, "seed", "--bucket", bucket, "--model", "m", "--trust", key_pub,
                              "--dir", os.path.join(run_dir, "seed"), "--listen", f"127.0.0.1:{base_port}",
                              "--upload-rate", str(rate), "--ready-file", seed_ready, "--json"]
-                            + ([] if share else ["--no-share"]),
+                            + ([] if share else ["--no-share"])
+                            + ids.get("seed", []),
                             stdout=subprocess.PIPE, stderr=seed_log, text=True)
+    # Read the seed's events as they come, so its stdout pipe never fills.
+    seed_out = []
+    seed_reader = threading.Thread(target=lambda: seed_out.extend(seed.stdout), daemon=True)
+    seed_reader.start()
     nodes = []
     try:
         deadline = time.monotonic() + 120
@@ -129,6 +179,7 @@ def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True):
                     "--upload-rate", str(rate), "--fallback-after", "-1", "--linger", "3600", "--json"]
             for p in peers:
                 args += ["--peer", p]
+            args += ids.get(f"node{i}", [])
             nodes.append(Node(args, os.path.join(run_dir, f"node{i}.log")))
         t0 = time.monotonic()
         F = chunk_bytes(bucket)
@@ -149,8 +200,9 @@ def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True):
         T = max(x.swarm_done for x in alive) - t0
         A = max(x.applied - x.swarm_done for x in alive)
         seed.send_signal(signal.SIGTERM)
-        out, _ = seed.communicate(timeout=30)
-        uploads = [json.loads(l)["done_bytes"] for l in out.splitlines()
+        seed.wait(timeout=30)
+        seed_reader.join(timeout=30)
+        uploads = [json.loads(l)["done_bytes"] for l in seed_out
                    if '"phase":"upload"' in l]
         S = uploads[-1] / F if uploads else float("nan")
         want = sha256_of(os.path.join(work, "ckpt", "v0", "model.safetensors"))
@@ -178,8 +230,16 @@ def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True):
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def field(line, name):
+    return line.split(f" {name}=")[1].split()[0] if f" {name}=" in line else line.split(f"{name}=")[1].split()[0]
+
+
 def time_of(line):
-    return float(line.split("time_s=")[1].split()[0])
+    return float(field(line, "time_s"))
+
+
+def label(share, tls):
+    return ("baseline: " if not share else "") + ("tls: " if tls else "")
 
 
 def main():
@@ -191,34 +251,52 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="runs per N; the median line by time is printed")
     ap.add_argument("--kill-at", type=float, help="kill one node at this %% of its download")
     ap.add_argument("--baseline", action="store_true", help="also run with libtorrent's default seed (--no-share)")
+    ap.add_argument("--tls", action="store_true", help="a closed swarm: TLS torrents, a certificate per process")
+    ap.add_argument("--compare-tls", action="store_true",
+                    help="run each N with and without TLS, alternating, and print T_tls / T_plain of the medians")
     ap.add_argument("--work", help="scratch directory (default: a temporary one, removed after)")
     ap.add_argument("--port", type=int, default=27000, help="first TCP port (seed; nodes use the next N)")
     a = ap.parse_args()
     if not os.access(DS, os.X_OK):
         sys.exit(f"bench_swarm: {DS} not built (run scripts/test.sh, or set DELTASWARM)")
+    # SIGTERM and SIGHUP unwind like Ctrl-C, so every started process is stopped by the finally blocks.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
+    tls_modes = [False, True] if a.compare_tls else [a.tls]
+    shares = [True, False] if a.baseline else [True]
     work = a.work or tempfile.mkdtemp(prefix="bench-swarm-")
     try:
-        bucket = prepare(work, a.size_mb)
+        buckets = {tls: prepare(work, a.size_mb, tls) for tls in tls_modes}
         for n in ([a.nodes] if a.nodes else [8, 16, 32]):
             rate = a.rate_mbytes or {8: 20, 16: 10, 32: 5}.get(n, 160 / n)
             median = {}
-            for share in ([True, False] if a.baseline else [True]):
-                lines = []
-                for _ in range(a.runs):
-                    lines.append(bench(work, bucket, n, rate, a.kill_at, a.port, share))
-                    print(f"  {'' if share else 'baseline: '}{lines[-1]}", file=sys.stderr)
-                lines.sort(key=time_of)
-                median[share] = lines[len(lines) // 2]
-            if a.baseline:
-                print(f"baseline: {median[False]}")
-                print(f"default_seed_time / share_seed_time = {time_of(median[False]) / time_of(median[True]):.2f}")
-            print(median[True], flush=True)
-    except (RuntimeError, subprocess.CalledProcessError) as e:
+            for share in shares:
+                lines = {tls: [] for tls in tls_modes}
+                for r in range(a.runs):
+                    # With and without TLS alternate, each first every other run: drift hits both alike.
+                    for tls in (tls_modes if r % 2 == 0 else tls_modes[::-1]):
+                        lines[tls].append(bench(work, buckets[tls], n, rate, a.kill_at, a.port, share, tls))
+                        print(f"  {label(share, tls)}{lines[tls][-1]}", file=sys.stderr)
+                for tls in tls_modes:
+                    lines[tls].sort(key=time_of)
+                    median[share, tls] = lines[tls][len(lines[tls]) // 2]
+            for tls in tls_modes:
+                if a.baseline:
+                    print(f"{label(False, tls)}{median[False, tls]}")
+                    print(f"{label(True, tls)}default_seed_time / share_seed_time = "
+                          f"{time_of(median[False, tls]) / time_of(median[True, tls]):.2f}")
+                print(f"{label(True, tls)}{median[True, tls]}", flush=True)
+            if a.compare_tls:
+                for share in shares:
+                    t_plain, t_tls = median[share, False], median[share, True]
+                    print(f"{label(share, False)}tls_time / plain_time = {time_of(t_tls) / time_of(t_plain):.3f} "
+                          f"nodes={n} tls_ratio={field(t_tls, 'ratio')} plain_ratio={field(t_plain, 'ratio')}",
+                          flush=True)
+    except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         sys.exit(f"bench_swarm: {e}")
     finally:
         if not a.work:
             shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()
