@@ -337,6 +337,9 @@ Result<GatewayReport> RunGateway(const GatewayOptions& o, const std::atomic<bool
                           0, 0, "", ""});
   while (!stop.load()) {
     Status st = gateway.Sync();
+    // Failed over its options (e.g. a closed swarm and no certificate):
+    // retrying cannot mend it, so, as a node does, the gateway stops.
+    if (st.code() == Code::kInvalidArgument) return st;
     if (!st.ok() && !stop.load() && on_event) on_event(GatewayEvent{"sync_failed", 0, st.message(), 0, 0, "", ""});
     SleepUnlessStopped(o.poll_interval_s, stop);
   }

@@ -133,6 +133,21 @@ TEST_CASE("a closed swarm serves cluster certificate holders only") {
                                              p.tmp / "bare-seed.out", p.tmp / "bare-seed.err"));
     CHECK(bare_seed.Wait(30) == 2);
     CHECK(ReadFileText(p.tmp / "bare-seed.err").find("closed swarm") != std::string::npos);
+
+    // The long-running roles stop too: retrying cannot bring a certificate.
+    ChildProcess bare_node(SpawnDeltaswarmTo({"node", "--bucket", p.bucket, "--model", "m", "--trust", p.key_pub(),
+                                              "--dest", p.tmp / "bare-node", "--listen", "127.0.0.1:0", "--peer",
+                                              seed_endpoint, "--poll-interval", "0.2", "-q"},
+                                             p.tmp / "bare-node.out", p.tmp / "bare-node.err"));
+    CHECK(bare_node.Wait(30) == 2);
+    CHECK(ReadFileText(p.tmp / "bare-node.err").find("closed swarm") != std::string::npos);
+    ChildProcess bare_gateway(SpawnDeltaswarmTo({"gateway", "--bucket", p.bucket, "--model", "m", "--trust",
+                                                 p.key_pub(), "--dir", p.tmp / "bare-gateway", "--http",
+                                                 "127.0.0.1:0", "--listen", "127.0.0.1:0", "--peer", seed_endpoint,
+                                                 "--poll-interval", "0.2", "-q"},
+                                                p.tmp / "bare-gateway.out", p.tmp / "bare-gateway.err"));
+    CHECK(bare_gateway.Wait(30) == 2);
+    CHECK(ReadFileText(p.tmp / "bare-gateway.err").find("closed swarm") != std::string::npos);
   }
 
   SUBCASE("third-party clients get no payload without a valid certificate of the cluster CA") {
