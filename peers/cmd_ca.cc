@@ -1,22 +1,11 @@
 // deltaswarm ca init|issue|revoke|show: the cluster CA of a closed swarm
 // (docs/SECURITY.md).
-#include <ctime>
-
 #include "command.h"
 #include "deltaswarm/tls.h"
 
 namespace deltaswarm::cli {
 
 namespace {
-
-std::string Utc(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  struct tm tm = {};
-  gmtime_r(&t, &tm);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return text;
-}
 
 nlohmann::json InfoJson(const CertificateInfo& info) {
   return {{"subject", info.subject},
@@ -44,7 +33,7 @@ void AddInit(CLI::App* ca, Registry& registry) {
       out.result = InfoJson(info);
       out.result.update({{"ca_cert", CaCertPath(a->dir)}, {"ca_key", CaKeyPath(a->dir)}, {"crl", CrlPath(a->dir)}});
       out.text = CaCertPath(a->dir) + ": new cluster CA \"" + info.subject + "\", valid until " +
-                 Utc(info.not_after) + "\n" + CaKeyPath(a->dir) +
+                 UtcText(info.not_after) + "\n" + CaKeyPath(a->dir) +
                  ": its private key (mode 0600; it need not leave this machine)\n" + CrlPath(a->dir) +
                  ": revocation list, empty\n";
       return out;
@@ -77,7 +66,7 @@ void AddIssue(CLI::App* ca, Registry& registry) {
       out.result = InfoJson(info);
       out.result.update({{"cert", issued.cert_path}, {"key", issued.key_path}});
       out.text = "certificate " + issued.cert_path + " (CN=" + info.subject + ", valid until " +
-                 Utc(info.not_after) + ")\nkey         " + issued.key_path + " (mode 0600)\nserial      " +
+                 UtcText(info.not_after) + ")\nkey         " + issued.key_path + " (mode 0600)\nserial      " +
                  issued.serial_hex + "\n";
       return out;
     };
@@ -121,15 +110,12 @@ void AddShow(CLI::App* ca, Registry& registry) {
     registry.chosen = "ca show";
     registry.body = [cert](ProgressFn) -> Result<CommandOutput> {
       DS_ASSIGN_OR_RETURN(CertificateInfo info, InspectCertificate(*cert));
-      int64_t now = static_cast<int64_t>(std::time(nullptr));
-      if (now > info.not_after) return InvalidArgument(*cert + ": certificate expired on " + Utc(info.not_after));
-      if (now < info.not_before)
-        return InvalidArgument(*cert + ": certificate not valid before " + Utc(info.not_before));
+      DS_RETURN_IF_ERROR(CheckValidNow(info, *cert));
       CommandOutput out;
       out.result = InfoJson(info);
       out.result["cert"] = *cert;
       out.text = "subject  " + info.subject + "\nserial   " + info.serial_hex + "\nvalid    " +
-                 Utc(info.not_before) + " to " + Utc(info.not_after) + "\n";
+                 UtcText(info.not_before) + " to " + UtcText(info.not_after) + "\n";
       return out;
     };
   });

@@ -83,6 +83,13 @@ Result<CertificateInfo> CheckIdentity(const TlsIdentity& identity);
 // its validity; kInvalidArgument "<path>: not a PEM certificate".
 Result<CertificateInfo> InspectCertificate(const std::string& cert_path);
 
+// kInvalidArgument "node.pem: certificate expired on ..." (or "not valid
+// before ...") unless now is within info's validity.
+Status CheckValidNow(const CertificateInfo& info, const std::string& cert_path);
+
+// "2026-12-01 10:00:00 UTC": how certificate times read in messages.
+std::string UtcText(int64_t unix_seconds);
+
 // Reads a whole PEM file (a certificate, a CRL), at most 1 MiB.
 Result<std::string> ReadPemFile(const std::string& path);
 

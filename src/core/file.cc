@@ -152,6 +152,28 @@ std::string ParentDirectory(const std::string& path) {
   return p.empty() ? "." : p.string();
 }
 
+Status CreateFileDurably(const std::string& path, std::string_view data, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) return AlreadyExists(path + ": already exists (use --force to replace it)");
+    return ErrnoStatus(path, errno);
+  }
+  size_t done = 0;
+  int err = 0;
+  while (done < data.size() && err == 0) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno != EINTR) err = errno;
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    ::unlink(path.c_str());
+    return ErrnoStatus(path, err);
+  }
+  return Status::Ok();
+}
+
 Status WriteFileDurably(const std::string& path, std::span<const std::byte> data) {
   std::string tmp = TempSibling(path);
   {

@@ -2,10 +2,13 @@
 // Positional reads let many threads share one File without a lock.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "deltaswarm/status.h"
@@ -55,6 +58,10 @@ Status ErrnoStatus(const std::string& path, int err);
 Result<std::vector<std::byte>> ReadWholeFile(const std::string& path, uint64_t max_size);
 // Writes data to path.tmp, fsyncs, renames over path and fsyncs the directory.
 Status WriteFileDurably(const std::string& path, std::span<const std::byte> data);
+// Creates path exclusively with `mode` from the first instant (no window in
+// which a private key is readable by others), writes data and fsyncs; on a
+// failure the file is removed. kAlreadyExists when path exists.
+Status CreateFileDurably(const std::string& path, std::string_view data, mode_t mode);
 Status SyncDirectory(const std::string& dir);
 bool PathExists(const std::string& path);
 bool IsDirectory(const std::string& path);

@@ -13,35 +13,11 @@ namespace deltaswarm {
 
 namespace {
 
-// Creates path exclusively with `mode` from the first instant (no window in
-// which a private key is world-readable), writes data and fsyncs.
-Status WriteNewFile(const std::string& path, const std::string& data, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) return AlreadyExists(path + ": already exists (use --force to replace it)");
-    return ErrnoStatus(path, errno);
-  }
-  size_t done = 0;
-  int err = 0;
-  while (done < data.size() && err == 0) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno != EINTR) err = errno;
-    if (n > 0) done += static_cast<size_t>(n);
-  }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    ::unlink(path.c_str());
-    return ErrnoStatus(path, err);
-  }
-  return Status::Ok();
-}
-
 // Writes under a fresh temporary name, then renames over path (--force), so an
 // existing key is replaced only by a complete new one.
 Status ReplaceFile(const std::string& path, const std::string& data, mode_t mode) {
   std::string tmp = TempSibling(path);
-  DS_RETURN_IF_ERROR(WriteNewFile(tmp, data, mode));
+  DS_RETURN_IF_ERROR(CreateFileDurably(tmp, data, mode));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
@@ -77,8 +53,8 @@ Status GenerateKeyPair(const std::string& path, bool force) {
     DS_RETURN_IF_ERROR(ReplaceFile(path, private_pem.text, 0600));
     DS_RETURN_IF_ERROR(ReplaceFile(pub_path, public_pem, 0644));
   } else {
-    DS_RETURN_IF_ERROR(WriteNewFile(path, private_pem.text, 0600));
-    Status s = WriteNewFile(pub_path, public_pem, 0644);
+    DS_RETURN_IF_ERROR(CreateFileDurably(path, private_pem.text, 0600));
+    Status s = CreateFileDurably(pub_path, public_pem, 0644);
     if (!s.ok()) {
       ::unlink(path.c_str());  // no half pair left behind
       return s;

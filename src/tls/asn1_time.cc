@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "deltaswarm/tls.h"
+
 namespace deltaswarm::tls {
 
 int64_t NowUnixSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
@@ -12,7 +14,11 @@ Result<int64_t> UnixSeconds(const ASN1_TIME* time, const std::string& what) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-std::string FormatUtc(int64_t unix_seconds) {
+}  // namespace deltaswarm::tls
+
+namespace deltaswarm {
+
+std::string UtcText(int64_t unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   struct tm tm = {};
   gmtime_r(&t, &tm);
@@ -21,4 +27,5 @@ std::string FormatUtc(int64_t unix_seconds) {
   return text;
 }
 
-}  // namespace deltaswarm::tls
+}  // namespace deltaswarm
+

@@ -1,4 +1,4 @@
-// Certificate and CRL times as Unix seconds and as the text errors show.
+// Certificate and CRL times as Unix seconds (their text: UtcText in tls.h).
 #pragma once
 
 #include <openssl/asn1.h>
@@ -17,7 +17,5 @@ constexpr int64_t kClockSkewAllowanceS = 5 * 60;
 int64_t NowUnixSeconds();
 // kCorruption "<what>: unreadable time" for a malformed value.
 Result<int64_t> UnixSeconds(const ASN1_TIME* time, const std::string& what);
-// "2026-12-01 10:00:00 UTC"
-std::string FormatUtc(int64_t unix_seconds);
 
 }  // namespace deltaswarm::tls

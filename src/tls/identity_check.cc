@@ -11,16 +11,16 @@
 
 namespace deltaswarm {
 
-namespace {
-
 Status CheckValidNow(const CertificateInfo& info, const std::string& cert_path) {
   int64_t now = tls::NowUnixSeconds();
   if (now > info.not_after)
-    return InvalidArgument(cert_path + ": certificate expired on " + tls::FormatUtc(info.not_after));
+    return InvalidArgument(cert_path + ": certificate expired on " + UtcText(info.not_after));
   if (now < info.not_before)
-    return InvalidArgument(cert_path + ": certificate not valid before " + tls::FormatUtc(info.not_before));
+    return InvalidArgument(cert_path + ": certificate not valid before " + UtcText(info.not_before));
   return Status::Ok();
 }
+
+namespace {
 
 bool IsWrongIssuer(int error) {
   return error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||

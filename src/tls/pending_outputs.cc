@@ -9,29 +9,6 @@
 
 namespace deltaswarm::tls {
 
-namespace {
-
-Status WriteNewFile(const std::string& path, const std::string& data, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return ErrnoStatus(path, errno);
-  size_t done = 0;
-  int err = 0;
-  while (done < data.size() && err == 0) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno != EINTR) err = errno;
-    if (n > 0) done += static_cast<size_t>(n);
-  }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    ::unlink(path.c_str());
-    return ErrnoStatus(path, err);
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
 PendingOutputs::~PendingOutputs() {
   for (const Entry& e : entries_)
     if (!e.tmp.empty()) ::unlink(e.tmp.c_str());
@@ -45,7 +22,7 @@ Status PendingOutputs::Refuse(const std::string& path) const {
 Status PendingOutputs::Add(const std::string& path, const std::string& data, mode_t mode) {
   DS_RETURN_IF_ERROR(Refuse(path));
   std::string tmp = TempSibling(path);
-  DS_RETURN_IF_ERROR(WriteNewFile(tmp, data, mode));
+  DS_RETURN_IF_ERROR(CreateFileDurably(tmp, data, mode));
   entries_.push_back({path, tmp});
   return Status::Ok();
 }
