@@ -9,6 +9,7 @@
 #include "deltaswarm/gateway.h"
 #include "progress_reporter.h"
 #include "stop_signal.h"
+#include "swarm_thread_flags.h"
 #include "tls_flags.h"
 
 namespace deltaswarm::cli {
@@ -80,6 +81,7 @@ void AddGatewayCommand(CLI::App& app, Registry& registry) {
   c.Bind("--upload-rate", &GatewayOptions::upload_rate, "upload_rate", "Swarm upload limit, bytes/s (0: none)");
   c.Bind("--download-rate", &GatewayOptions::download_rate, "download_rate",
          "Swarm download limit, bytes/s (0: none)");
+  BindSwarmThreadFlags(c);
   c.BindSwitch("--share,!--no-share", &GatewayOptions::share, "share",
                "--share hands each node its own share of pieces; --no-share offers every piece to every node");
   // Its open-swarm warning is a GatewayEvent (RunGateway), not WarnIfOpenSwarm.
@@ -105,7 +107,7 @@ void AddGatewayCommand(CLI::App& app, Registry& registry) {
         DS_ASSIGN_OR_RETURN(GatewayReport r, SyncGateway(options, progress));
         return Summary(options, r, /*once=*/true);
       }
-      const std::atomic<bool>& stop = InstallStopSignals();
+      const StopSignal& stop = InstallStopSignals();
       const OutputOptions out_mode = registry.output;
       auto on_event = [&](const GatewayEvent& e) {
         if (e.type == "ready" && !a->ready_file.empty())

@@ -7,6 +7,7 @@
 #include "config_flags.h"
 #include "deltaswarm/roles.h"
 #include "stop_signal.h"
+#include "swarm_thread_flags.h"
 #include "tls_flags.h"
 
 namespace deltaswarm::cli {
@@ -54,6 +55,7 @@ void AddNodeCommand(CLI::App& app, Registry& registry) {
          "Newest versions whose chunks are kept and seeded");
   c.Bind("--upload-rate", &NodeOptions::upload_rate, "upload_rate", "Swarm upload limit, bytes/s (0: none)");
   c.Bind("--download-rate", &NodeOptions::download_rate, "download_rate", "Swarm download limit, bytes/s (0: none)");
+  BindSwarmThreadFlags(c);
   c.Bind("--on-update", &NodeOptions::on_update, "on_update",
          "Shell command after each switch (env DELTASWARM_VERSION, DELTASWARM_CHECKPOINT)");
   c.Bind("-j,--threads", &NodeOptions::threads, "threads", "Worker threads (0: all cores)");
@@ -65,7 +67,7 @@ void AddNodeCommand(CLI::App& app, Registry& registry) {
     registry.body = [a, &registry](ProgressFn progress) -> Result<CommandOutput> {
       DS_ASSIGN_OR_RETURN(NodeOptions options, a->config.Resolve());
       WarnIfOpenSwarm(options.tls, "node");
-      const std::atomic<bool>& stop = InstallStopSignals();
+      const StopSignal& stop = InstallStopSignals();
       const OutputOptions out_mode = registry.output;
       auto on_event = [&](const NodeEvent& e) {
         if (e.type == "ready" && !a->ready_file.empty()) std::ofstream(a->ready_file) << e.endpoint << "\n";

@@ -14,6 +14,7 @@
 #include "deltaswarm/roles.h"
 #include "progress_reporter.h"
 #include "stop_signal.h"
+#include "swarm_thread_flags.h"
 #include "tls_flags.h"
 
 namespace deltaswarm::cli {
@@ -45,7 +46,7 @@ class PublishedSeed {
   // Starts serving version; returns once it serves (Ok) or has failed.
   Status Start(const PublishArgs& args, const PublishOptions& o, uint64_t version, const OutputOptions& output,
                const ProgressFn& progress) {
-    const std::atomic<bool>& stop = InstallStopSignals();
+    const StopSignal& stop = InstallStopSignals();
     SeedOptions so = args.seed_options;
     so.bucket = o.bucket;
     so.model = o.model;
@@ -147,6 +148,7 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
   sub->add_option("--peer", args->seed_options.peers, "With --seed: peer ip:port to connect to; repeatable");
   sub->add_option("--tracker", args->seed_options.trackers, "With --seed: tracker announce URL; repeatable");
   sub->add_option("--upload-rate", args->seed_options.upload_rate, "With --seed: upload limit, bytes/s (0: none)");
+  AddSwarmThreadOptions(sub, args->seed_options, "With --seed: ");
   sub->add_option("--seed-duration", args->seed_duration_s,
                   "With --seed: stop after this many seconds (default: until SIGTERM or SIGINT)");
   sub->add_option("--ready-file", args->ready_file, "With --seed: write the ip:port peers reach the seed at");

@@ -5,6 +5,8 @@
 #include "config_flags.h"
 #include "deltaswarm/roles.h"
 #include "progress_reporter.h"
+#include "stop_signal.h"
+#include "swarm_thread_flags.h"
 #include "tls_flags.h"
 
 namespace deltaswarm::cli {
@@ -34,6 +36,7 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
   c->Bind("--upload-rate", &PullOptions::upload_rate, "upload_rate",
           "Swarm upload limit, bytes/s, also for local peers (0: none)");
   c->Bind("--download-rate", &PullOptions::download_rate, "download_rate", "Swarm download limit, bytes/s (0: none)");
+  BindSwarmThreadFlags(*c);
   BindTlsFlags(*c, &PullOptions::tls);
   AddOutputFlags(sub, registry);
   sub->callback([c, &registry] {
@@ -42,7 +45,10 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
       DS_ASSIGN_OR_RETURN(PullOptions o, c->Resolve());
       if (!o.peers.empty() || !o.trackers.empty()) WarnIfOpenSwarm(o.tls, "pull");
       o.on_swarm_progress = registry.swarm_progress;
-      DS_ASSIGN_OR_RETURN(PullReport r, Pull(o, progress));
+      // SIGTERM/SIGINT end a swarm wait or --linger at once (pull exits 10,
+      // or 0 once lingering); an apply in progress finishes first.
+      const StopSignal& stop = InstallStopSignals();
+      DS_ASSIGN_OR_RETURN(PullReport r, Pull(o, progress, &stop));
       CommandOutput out;
       out.result = {{"model", o.model},
                     {"from_version", r.from_version},

@@ -6,6 +6,7 @@
 
 #include "command.h"
 #include "stop_signal.h"
+#include "swarm_thread_flags.h"
 #include "tls_flags.h"
 #include "deltaswarm/roles.h"
 
@@ -34,6 +35,7 @@ void AddSeedCommand(CLI::App& app, Registry& registry) {
   sub->add_option("--peer", o.peers, "Peer to connect to, ip:port; repeatable");
   sub->add_option("--tracker", o.trackers, "Tracker announce URL to announce the version's torrents to; repeatable");
   sub->add_option("--upload-rate", o.upload_rate, "Upload limit in bytes/s, also for local peers (0: none)");
+  AddSwarmThreadOptions(sub, o, "");
   sub->add_flag("!--no-share", o.share,
                 "Offer every piece to every node (libtorrent's default) instead of handing each node its share");
   sub->add_option("--ready-file", a->ready_file, "Write the ip:port peers can reach this seed at, once serving");
@@ -43,7 +45,7 @@ void AddSeedCommand(CLI::App& app, Registry& registry) {
   sub->callback([a, &registry] {
     registry.chosen = "seed";
     registry.body = [a, &registry](ProgressFn progress) -> Result<CommandOutput> {
-      const std::atomic<bool>& stop = InstallStopSignals();
+      const StopSignal& stop = InstallStopSignals();
       WarnIfOpenSwarm(a->options.tls, "seed");
       std::string endpoint;
       auto on_ready = [&](const std::string& ep) {

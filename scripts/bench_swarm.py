@@ -5,13 +5,16 @@ Every process (seed and nodes) uploads at U MB/s. The nodes pull a keyframe of
 about --size-mb MB of chunks through the swarm and apply it. For each N this
 prints one line:
 
-  nodes=N size_mb=F time_s=T bound_s=B ratio=T/B seed_upload_x=S client_server_s=C apply_s=A
+  nodes=N size_mb=F time_s=T bound_s=B ratio=T/B seed_upload_x=S client_server_s=C apply_s=A node_rss_mb=R seed_rss_mb=Q
 
 F counts chunk payload bytes, T runs from the moment every node process has
 been started (the seed already serving) until every node holds every chunk
 verified, A is the slowest node's apply after that, B = max(F/U, N*F/(U+N*U))
 is the fluid lower bound, S the seed's uploaded payload / F and C = N*F/U the
-client-server time. --kill-at P kills one node once it has P % of the chunks.
+client-server time, R the largest peak RSS (VmHWM) of a node when all are
+done and Q the seed's. --swarm-only stops each node once its swarm download is
+complete (no apply, A is nan). --kill-at P kills one node once it has P % of
+the chunks.
 --baseline also runs each N with a seed that offers every piece to every node
 (libtorrent's default, `seed --no-share`) and prints that line prefixed with
 "baseline:" and the ratio of the two times.
@@ -27,10 +30,25 @@ median line (as without TLS), the "tls:" median line and
 
   tls_time / plain_time = R nodes=N tls_ratio=T_tls/B plain_ratio=T_plain/B
 
+--plot FILE.png draws the runs (scripts/plot_swarm.py, matplotlib: Debian's
+python3-matplotlib; when the running python3 lacks it, /usr/bin/python3 draws):
+one panel per measured configuration, i.e. per N and, with --baseline or
+--compare-tls, per variant, each from that configuration's median run (the one
+whose line is printed), stacked top to bottom. A panel shows the seed's upload
+rate over time (MB/s, from the payload delta between successive "upload"
+events of `seed --json`, about one a second) against U (a horizontal line), and
+on the same time axis (0 = every node started, as for T) the fraction of nodes
+done (the CDF of their completion times, a tick per node), the fraction that
+also applied, the fluid bound B and T. --json-out FILE saves every run's
+timestamped events (seed and nodes, seconds relative to that run's start; the
+median runs flagged "median") so that `scripts/plot_swarm.py FILE OUT.png`
+redraws the picture.
+
 Exits non-zero when a node fails or its checkpoint differs from the publisher's.
 """
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -109,6 +127,17 @@ def chunk_bytes(bucket):
     return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
 
 
+def peak_rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / MB
+    except OSError:
+        pass
+    return float("nan")
+
+
 class Node:
     """A pull process; its JSON events are read on a thread and timestamped."""
 
@@ -117,7 +146,9 @@ class Node:
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.swarm_done = None
         self.applied = None
+        self.killed_at = None
         self.fraction = 0.0
+        self.events = []  # (time.monotonic(), event) of every JSON line
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -128,9 +159,10 @@ class Node:
                 ev = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            now = time.monotonic()
+            self.events.append((now, ev))
             if ev.get("event") != "progress":
                 continue
-            now = time.monotonic()
             total = ev["total_bytes"] or 1
             if ev["phase"] == "swarm":
                 self.fraction = ev["done_bytes"] / total
@@ -139,6 +171,10 @@ class Node:
             elif ev["phase"] == "apply" and ev["done_bytes"] >= total and self.applied is None:
                 self.applied = now
 
+    def peak_rss_mb(self):
+        """The process's peak resident set (VmHWM) so far, in MB; nan once it has exited."""
+        return peak_rss_mb(self.proc.pid)
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -146,7 +182,7 @@ class Node:
         self.log.close()
 
 
-def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True, tls=False):
+def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True, tls=False, swarm_only=False):
     run_dir = tempfile.mkdtemp(prefix=f"n{n}-", dir=work)
     rate = int(rate_mbytes * MB)
     key_pub = os.path.join(work, "key.pub")
@@ -160,9 +196,10 @@ def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True, tls=Fals
                             + ([] if share else ["--no-share"])
                             + ids.get("seed", []),
                             stdout=subprocess.PIPE, stderr=seed_log, text=True)
-    # Read the seed's events as they come, so its stdout pipe never fills.
+    # Read the seed's events as they come (so its stdout pipe never fills), each with its arrival time.
     seed_out = []
-    seed_reader = threading.Thread(target=lambda: seed_out.extend(seed.stdout), daemon=True)
+    seed_reader = threading.Thread(target=lambda: seed_out.extend((time.monotonic(), l) for l in seed.stdout),
+                                   daemon=True)
     seed_reader.start()
     nodes = []
     try:
@@ -186,7 +223,8 @@ def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True, tls=Fals
         bound = max(F / rate, n * F / (rate + n * rate))
         limit = t0 + 20 * bound + 120
         killed = None
-        while not all(x.applied for x in nodes if x is not killed):
+        finished = (lambda x: x.swarm_done) if swarm_only else (lambda x: x.applied)
+        while not all(finished(x) for x in nodes if x is not killed):
             if time.monotonic() > limit:
                 raise RuntimeError(f"not done after {limit - t0:.0f} s (logs in {run_dir})")
             for i, x in enumerate(nodes):
@@ -194,19 +232,31 @@ def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True, tls=Fals
                     raise RuntimeError(f"node {i} exited with {x.proc.returncode} (see {x.log.name})")
             if kill_at is not None and killed is None and nodes[0].fraction >= kill_at / 100:
                 killed = nodes[0]
+                killed.killed_at = time.monotonic()
                 killed.stop()
             time.sleep(0.05)
         alive = [x for x in nodes if x is not killed]
         T = max(x.swarm_done for x in alive) - t0
-        A = max(x.applied - x.swarm_done for x in alive)
+        A = float("nan") if swarm_only else max(x.applied - x.swarm_done for x in alive)
+        node_rss = max(x.peak_rss_mb() for x in alive)
+        seed_rss = peak_rss_mb(seed.pid)
+        if swarm_only:
+            for x in alive:
+                x.stop()  # before their applies fill the disk
         seed.send_signal(signal.SIGTERM)
         seed.wait(timeout=30)
         seed_reader.join(timeout=30)
-        uploads = [json.loads(l)["done_bytes"] for l in seed_out
-                   if '"phase":"upload"' in l]
+        seed_events = []
+        for t, l in seed_out:
+            try:
+                seed_events.append((t, json.loads(l)))
+            except json.JSONDecodeError:
+                pass
+        uploads = [ev["done_bytes"] for _, ev in seed_events
+                   if ev.get("event") == "progress" and ev.get("phase") == "upload"]
         S = uploads[-1] / F if uploads else float("nan")
         want = sha256_of(os.path.join(work, "ckpt", "v0", "model.safetensors"))
-        for x in alive:
+        for x in [] if swarm_only else alive:
             # The pull switches `current` just after its apply; wait for that (bounded).
             path = os.path.join(run_dir, f"node{nodes.index(x)}", "current", "model.safetensors")
             switch_deadline = time.monotonic() + 60
@@ -216,10 +266,21 @@ def bench(work, bucket, n, rate_mbytes, kill_at, base_port, share=True, tls=Fals
             if got != want:
                 raise RuntimeError(f"node {nodes.index(x)}: checkpoint sha256 {got} != published {want}")
         line = (f"nodes={n} size_mb={F / MB:.1f} time_s={T:.2f} bound_s={bound:.2f} ratio={T / bound:.3f} "
-                f"seed_upload_x={S:.3f} client_server_s={n * F / rate:.1f} apply_s={A:.2f}")
+                f"seed_upload_x={S:.3f} client_server_s={n * F / rate:.1f} apply_s={A:.2f} "
+                f"node_rss_mb={node_rss:.0f} seed_rss_mb={seed_rss:.0f}")
         if killed is not None:
             line += f" killed_at={kill_at:.0f}%"
-        return line
+        rel = lambda t: None if t is None else round(t - t0, 4)
+        record = {
+            "nodes": n, "size_bytes": F, "rate_bytes_per_s": rate, "share": share, "tls": tls,
+            "kill_at": kill_at, "killed": None if killed is None else nodes.index(killed),
+            "time_s": T, "bound_s": bound, "seed_upload_x": S, "apply_s": A, "line": line,
+            "seed_events": [(rel(t), ev) for t, ev in seed_events],
+            "node_runs": [{"swarm_done_s": rel(x.swarm_done), "applied_s": rel(x.applied),
+                           "killed": x is killed, "killed_s": rel(x.killed_at),
+                           "events": [(rel(t), ev) for t, ev in x.events]} for x in nodes],
+        }
+        return line, record
     finally:
         for x in nodes:
             x.stop()
@@ -238,6 +299,23 @@ def time_of(line):
     return float(field(line, "time_s"))
 
 
+def plot_python():
+    """A python3 that can import matplotlib: this one, else Debian's /usr/bin/python3."""
+    if importlib.util.find_spec("matplotlib") is not None:
+        return sys.executable
+    for py in ("/usr/bin/python3",):
+        if os.access(py, os.X_OK) and subprocess.run([py, "-c", "import matplotlib"],
+                                                     stderr=subprocess.DEVNULL).returncode == 0:
+            return py
+    sys.exit("bench_swarm: --plot needs matplotlib (apt-get install python3-matplotlib)")
+
+
+def save_runs(path, runs):
+    with open(path, "w") as f:
+        json.dump({"runs": runs}, f, separators=(",", ":"))
+        f.write("\n")
+
+
 def label(share, tls):
     return ("baseline: " if not share else "") + ("tls: " if tls else "")
 
@@ -254,17 +332,27 @@ def main():
     ap.add_argument("--tls", action="store_true", help="a closed swarm: TLS torrents, a certificate per process")
     ap.add_argument("--compare-tls", action="store_true",
                     help="run each N with and without TLS, alternating, and print T_tls / T_plain of the medians")
+    ap.add_argument("--swarm-only", action="store_true",
+                    help="stop each node once its swarm download is complete (no apply, no checksum "
+                         "of the checkpoint: libtorrent verified every piece); for payloads whose N applied "
+                         "checkpoints would not fit on the disk")
     ap.add_argument("--work", help="scratch directory (default: a temporary one, removed after)")
     ap.add_argument("--port", type=int, default=27000, help="first TCP port (seed; nodes use the next N)")
+    ap.add_argument("--plot", metavar="FILE.png", help="draw the seed's upload rate against U and the nodes' "
+                    "completion times, one panel per N (and variant), each its median run")
+    ap.add_argument("--json-out", metavar="FILE", help="save every run's timestamped events as JSON "
+                    "(redraw with scripts/plot_swarm.py FILE OUT.png)")
     a = ap.parse_args()
     if not os.access(DS, os.X_OK):
         sys.exit(f"bench_swarm: {DS} not built (run scripts/test.sh, or set DELTASWARM)")
+    plotter = plot_python() if a.plot else None  # before minutes of benchmark, not after
     # SIGTERM and SIGHUP unwind like Ctrl-C, so every started process is stopped by the finally blocks.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
     tls_modes = [False, True] if a.compare_tls else [a.tls]
     shares = [True, False] if a.baseline else [True]
     work = a.work or tempfile.mkdtemp(prefix="bench-swarm-")
+    runs = []  # every run's record, in order; the median ones flagged
     try:
         buckets = {tls: prepare(work, a.size_mb, tls) for tls in tls_modes}
         for n in ([a.nodes] if a.nodes else [8, 16, 32]):
@@ -275,11 +363,15 @@ def main():
                 for r in range(a.runs):
                     # With and without TLS alternate, each first every other run: drift hits both alike.
                     for tls in (tls_modes if r % 2 == 0 else tls_modes[::-1]):
-                        lines[tls].append(bench(work, buckets[tls], n, rate, a.kill_at, a.port, share, tls))
-                        print(f"  {label(share, tls)}{lines[tls][-1]}", file=sys.stderr)
+                        line, record = bench(work, buckets[tls], n, rate, a.kill_at, a.port, share, tls,
+                                             a.swarm_only)
+                        lines[tls].append((line, record))
+                        runs.append(record)
+                        print(f"  {label(share, tls)}{line}", file=sys.stderr)
                 for tls in tls_modes:
-                    lines[tls].sort(key=time_of)
-                    median[share, tls] = lines[tls][len(lines[tls]) // 2]
+                    lines[tls].sort(key=lambda lr: time_of(lr[0]))
+                    median[share, tls], record = lines[tls][len(lines[tls]) // 2]
+                    record["median"] = True
             for tls in tls_modes:
                 if a.baseline:
                     print(f"{label(False, tls)}{median[False, tls]}")
@@ -292,6 +384,14 @@ def main():
                     print(f"{label(share, False)}tls_time / plain_time = {time_of(t_tls) / time_of(t_plain):.3f} "
                           f"nodes={n} tls_ratio={field(t_tls, 'ratio')} plain_ratio={field(t_plain, 'ratio')}",
                           flush=True)
+        if a.json_out:
+            save_runs(a.json_out, runs)
+        if a.plot:
+            events = a.json_out or os.path.join(work, "runs.json")
+            if not a.json_out:
+                save_runs(events, runs)
+            subprocess.run([plotter, os.path.join(ROOT, "scripts", "plot_swarm.py"), events, a.plot], check=True)
+            print(f"bench_swarm: drew {a.plot}", file=sys.stderr)
     except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         sys.exit(f"bench_swarm: {e}")
     finally:

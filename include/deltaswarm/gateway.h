@@ -9,7 +9,6 @@
 // closed swarms: docs/SECURITY.md.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -17,6 +16,8 @@
 
 #include "deltaswarm/progress.h"
 #include "deltaswarm/status.h"
+#include "deltaswarm/stop_signal.h"
+#include "deltaswarm/swarm.h"
 #include "deltaswarm/tls.h"
 
 namespace deltaswarm {
@@ -39,6 +40,8 @@ struct GatewayOptions {
   int upload_rate = 0;              // bytes/s, 0 = unlimited
   int download_rate = 0;
   bool share = true;                // hand each node its share of pieces (SwarmOptions::share_seed)
+  int aio_threads = kDefaultAioThreads;  // disk threads of each of its swarm sessions (SwarmOptions)
+  int hashing_threads = kDefaultHashingThreads;
   // A closed swarm: with tls.cert/key (issued by the cluster CA, with the
   // gateway's address among its hosts) the gateway joins the swarms as a TLS
   // peer and serves the metadata over HTTPS only; tls also opens an https://
@@ -76,13 +79,13 @@ struct GatewayReport {
 // to prime a gateway before it is moved behind its uplink, or from cron.
 Result<GatewayReport> SyncGateway(const GatewayOptions& options, const ProgressFn& progress);
 
-// Serves until *stop becomes true: re-seeds what DIR holds (each artifact
+// Serves until stop is requested: re-seeds what DIR holds (each artifact
 // checked first), starts the metadata server, then polls the upstream
 // refs/latest every poll_interval_s and mirrors each new version: artifacts
 // fetched and verified, seeded, then its metadata, refs/latest last, so a
 // node never sees a version the gateway cannot serve. Old versions are
 // removed beyond `keep`. A failed sync is reported and retried at the next poll.
-Result<GatewayReport> RunGateway(const GatewayOptions& options, const std::atomic<bool>& stop,
+Result<GatewayReport> RunGateway(const GatewayOptions& options, const StopSignal& stop,
                                  const std::function<void(const GatewayEvent&)>& on_event,
                                  const ProgressFn& progress);
 

@@ -2,7 +2,6 @@
 // pulls them, an operator collects garbage. Bucket layout: docs/FORMAT.md.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -11,6 +10,8 @@
 #include "deltaswarm/delta.h"
 #include "deltaswarm/progress.h"
 #include "deltaswarm/status.h"
+#include "deltaswarm/stop_signal.h"
+#include "deltaswarm/swarm.h"
 #include "deltaswarm/tls.h"
 
 namespace deltaswarm {
@@ -77,6 +78,8 @@ struct PullOptions {
   double linger_s = 0;              // keep seeding this long after switching
   int upload_rate = 0;              // bytes/s, 0 = unlimited
   int download_rate = 0;
+  int aio_threads = kDefaultAioThreads;  // the swarm session's disk threads (SwarmOptions)
+  int hashing_threads = kDefaultHashingThreads;
   TlsIdentity tls;                  // needed for TLS torrents and HTTPS buckets (tls.h)
 };
 
@@ -96,7 +99,10 @@ struct PullReport {
 // of deltas from the held version, or the nearest keyframe and the deltas
 // after it), verifying every manifest signature, chunk and frame, and
 // switching dest/current atomically once the new version is verified.
-Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress);
+// *stop (may be null) ends a swarm wait and the linger at once, a download
+// from the bucket before its next object and the pull before its next apply
+// (kCancelled; the held version stays current). An apply in progress finishes.
+Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress, const StopSignal* stop = nullptr);
 
 struct SeedOptions {
   std::string bucket;
@@ -111,14 +117,16 @@ struct SeedOptions {
   // Hand each node its share of pieces (SwarmOptions::share_seed); false
   // offers every piece to every node, as libtorrent does by default.
   bool share = true;
+  int aio_threads = kDefaultAioThreads;  // the swarm session's disk threads (SwarmOptions)
+  int hashing_threads = kDefaultHashingThreads;
   TlsIdentity tls;                  // needed for TLS torrents and HTTPS buckets (tls.h)
 };
 
 // Fetches (verified) the artifacts of a version from the bucket, or finds them
-// in dir, and seeds them until *stop becomes true. on_ready(endpoint) is called
-// once it serves.
+// in dir, and seeds them until stop is requested. on_ready(endpoint) is called
+// once it serves; progress ("upload") about once a second.
 Status Seed(const SeedOptions& options, const std::function<void(const std::string&)>& on_ready,
-            const std::atomic<bool>& stop, const ProgressFn& progress);
+            const StopSignal& stop, const ProgressFn& progress);
 
 struct StoreStatus {
   uint64_t current = 0;            // the version DIR/current points to; 0 if none
@@ -145,6 +153,8 @@ struct NodeOptions {
   uint64_t seed_versions = 2;       // the newest held versions whose chunks are kept and seeded
   int upload_rate = 0;              // bytes/s, 0 = unlimited
   int download_rate = 0;
+  int aio_threads = kDefaultAioThreads;  // the swarm session's disk threads (SwarmOptions)
+  int hashing_threads = kDefaultHashingThreads;
   std::string on_update;            // run by /bin/sh -c after each switch (may be empty)
   unsigned threads = 0;
   double swarm_timeout_s = 3600;    // one version's swarm download, before it is retried
@@ -169,14 +179,14 @@ struct NodeReport {
   uint64_t downloaded_bytes = 0;   // from the bucket
 };
 
-// Runs a node until *stop becomes true: re-seeds the kept chunks of the
+// Runs a node until stop is requested: re-seeds the kept chunks of the
 // versions it holds, then polls refs/latest every poll_interval_s, pulls each
 // new version through one swarm session (verified as Pull does), switches
 // current, runs on_update (a failure is reported, not fatal) and keeps seeding
 // the chunks of the newest seed_versions versions. Failed pulls are reported
-// and retried at the next poll. Returns within about a second of *stop (an
-// apply in progress finishes first).
-Result<NodeReport> RunNode(const NodeOptions& options, const std::atomic<bool>& stop,
+// and retried at the next poll. Returns within about a second of a stop
+// (every wait wakes at once; an apply in progress finishes first).
+Result<NodeReport> RunNode(const NodeOptions& options, const StopSignal& stop,
                            const std::function<void(const NodeEvent&)>& on_event, const ProgressFn& progress);
 
 struct GcReport {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "deltaswarm/status.h"
+#include "deltaswarm/stop_signal.h"
 #include "deltaswarm/tls.h"
 
 namespace deltaswarm {
@@ -28,10 +29,11 @@ struct TorrentFile {
   uint64_t payload_bytes = 0;    // sum of the real files' sizes (no pad files)
 };
 
-// Piece size for total_bytes of payload: 1 MiB up to 64 GiB, then doubled so
-// that there are at most 65536 pieces (a 4 TB keyframe gets 64 MiB pieces and
-// its piece layers stay at about 2 MB). Below 1 MiB of payload: the smallest
-// power of two >= total_bytes, at least 16 KiB (libtorrent's minimum).
+// Piece size for total_bytes of payload: below 1 GiB the largest power of two
+// <= total_bytes / 1024, at least 16 KiB (libtorrent's minimum), so that even a
+// small delta has enough pieces for nodes to pipeline; 1 MiB up to 64 GiB;
+// then doubled so that there are at most 65536 pieces (a 4 TB keyframe gets
+// 64 MiB pieces and its piece layers stay at about 2 MB).
 uint64_t PieceSizeFor(uint64_t total_bytes);
 
 // Who may join a torrent's swarm. With ca_cert_pem the torrent is a TLS
@@ -63,6 +65,16 @@ struct TorrentAccess {
 Result<TorrentFile> MakeTorrent(const std::string& dir, const std::string& name,
                                 const std::vector<std::string>& web_seeds, const TorrentAccess& access = {});
 
+// A session's disk threads (SwarmOptions). libtorrent 2.0.8 defaults to 10
+// and 1. The aio threads read and write pieces and hash each downloaded one
+// (twice: SHA-1 and SHA-256 of a hybrid torrent); 4 keep a 10 Gbit/s download
+// fed with cores to spare for the apply that follows. The hashing threads
+// re-check files already on disk (a resumed download); 2 halve that for a
+// multi-GB keyframe. Tests that run many sessions in one process use 2 and 1.
+inline constexpr int kDefaultAioThreads = 4;
+inline constexpr int kDefaultHashingThreads = 2;
+inline constexpr int kMaxSwarmThreads = 64;  // per kind; Start refuses more
+
 struct SwarmOptions {
   // "ip:port" to listen on (TCP); port 0 picks a free port, see listen_port().
   std::string listen = "127.0.0.1:0";
@@ -83,11 +95,16 @@ struct SwarmOptions {
   // only once AddWebSeed adds it (the bucket as a fallback, not a peer).
   bool torrent_web_seeds = true;
   // Seeds of this session hand each connected node only its own share of
-  // pieces (a few pieces out at a time, re-handed when a node leaves or
-  // stalls), so each piece leaves the seed about once and nodes trade the
-  // rest. For the publisher's or a gateway's seed; nodes need nothing set.
+  // pieces (a few pieces out at a time, as many as keep the seed's upload
+  // busy; re-offered when a node leaves or shows no activity), so each piece
+  // leaves the seed about once and nodes trade the rest
+  // (include/deltaswarm/share_scheduler.h). For the publisher's or a
+  // gateway's seed; nodes need nothing set.
   bool share_seed = false;
-  int share_in_flight_pieces = 4;  // pieces out with nodes at a time, over all nodes
+  int share_max_in_flight = 0;  // a cap on the pieces out at a time (0: as the scheduler finds)
+  // Disk threads, each 1..kMaxSwarmThreads (see kDefaultAioThreads).
+  int aio_threads = kDefaultAioThreads;
+  int hashing_threads = kDefaultHashingThreads;
   // A closed swarm: with tls.cert and tls.key (a certificate the cluster CA
   // issued) the session listens for TLS peers only (libtorrent's SSL
   // socket, on `listen`) and joins TLS torrents, presenting that certificate;
@@ -119,8 +136,11 @@ struct TorrentStatus {
 // One libtorrent session: listens on one TCP port, seeds and downloads any
 // number of torrents. DHT, local discovery, UPnP, NAT-PMP and uTP are off.
 // Thread-safe: every method may be called from any thread; they serialise on
-// an internal mutex, which WaitFinished releases while it waits. Not copyable.
-// The destructor shuts the session down (connections closed, files flushed).
+// an internal mutex, which WaitFinished and WaitForChange release while they
+// wait. Waits are event-driven: libtorrent's alert notification (a torrent
+// finished or failed, a piece passed its check, a state changed) wakes them,
+// as do a stop request and their deadline; nothing polls. Not copyable. The
+// destructor shuts the session down (connections closed, files flushed).
 class Swarm {
  public:
   static constexpr size_t kMaxPeers = 200;
@@ -166,6 +186,15 @@ class Swarm {
   // on_progress (may be empty) is called about every 100 ms, without the lock.
   Status WaitFinished(TorrentId id, double timeout_s,
                       const std::function<void(const TorrentStatus&)>& on_progress);
+
+  // For a caller's own wait loop: take alert_count = AlertCount() before
+  // looking (GetStatus), then WaitForChange(alert_count, ...) returns once
+  // this session raised alerts after that count was taken (something may
+  // have changed: look again), once *stop (may be null) is requested, or at
+  // deadline, whichever comes first. May return early; nothing is missed.
+  uint64_t AlertCount() const;
+  void WaitForChange(uint64_t alert_count, SteadyClock::time_point deadline, const StopSignal* stop = nullptr);
+
   // Payload bytes this session has uploaded, over all its torrents.
   uint64_t UploadedBytes();
   // Stops the torrent and forgets it; its files stay on disk. Unknown ids are ignored.

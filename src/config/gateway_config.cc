@@ -32,6 +32,10 @@ const Schema<GatewayOptions>& SchemaFor<GatewayOptions>() {
         .Optional("upload_rate", &GatewayOptions::upload_rate, "swarm upload limit, bytes/s (0: none)", NotNegative)
         .Optional("download_rate", &GatewayOptions::download_rate, "swarm download limit, bytes/s (0: none)",
                   NotNegative)
+        .Optional("aio_threads", &GatewayOptions::aio_threads, "swarm disk threads: read, write and hash pieces",
+                  SwarmThreadCount)
+        .Optional("hashing_threads", &GatewayOptions::hashing_threads,
+                  "swarm threads that re-check files already on disk (a resumed download)", SwarmThreadCount)
         .Optional("share", &GatewayOptions::share,
                   "hand each node its own share of pieces (false: offer every piece to every node)");
     // tls_cert, tls_key, tls_ca: the same keys as every role's.

@@ -28,6 +28,10 @@ const Schema<NodeOptions>& SchemaFor<NodeOptions>() {
         .Optional("upload_rate", &NodeOptions::upload_rate, "swarm upload limit, bytes/s (0: none)", NotNegative)
         .Optional("download_rate", &NodeOptions::download_rate, "swarm download limit, bytes/s (0: none)",
                   NotNegative)
+        .Optional("aio_threads", &NodeOptions::aio_threads, "swarm disk threads: read, write and hash pieces",
+                  SwarmThreadCount)
+        .Optional("hashing_threads", &NodeOptions::hashing_threads,
+                  "swarm threads that re-check files already on disk (a resumed download)", SwarmThreadCount)
         .Optional("on_update", &NodeOptions::on_update,
                   "shell command run after each switch, with DELTASWARM_VERSION and DELTASWARM_CHECKPOINT set")
         .Optional("threads", &NodeOptions::threads, "worker threads for verify and apply (0: all cores)");

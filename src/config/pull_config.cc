@@ -31,7 +31,11 @@ const Schema<PullOptions>& SchemaFor<PullOptions>() {
         .Optional("upload_rate", &PullOptions::upload_rate,
                   "swarm upload limit, bytes/s, also for local peers (0: none)", NotNegative)
         .Optional("download_rate", &PullOptions::download_rate, "swarm download limit, bytes/s (0: none)",
-                  NotNegative);
+                  NotNegative)
+        .Optional("aio_threads", &PullOptions::aio_threads, "swarm disk threads: read, write and hash pieces",
+                  SwarmThreadCount)
+        .Optional("hashing_threads", &PullOptions::hashing_threads,
+                  "swarm threads that re-check files already on disk (a resumed download)", SwarmThreadCount);
     AddTlsKeys(s, &PullOptions::tls);
     return s;
   }();

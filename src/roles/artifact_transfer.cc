@@ -54,7 +54,7 @@ Result<uint64_t> UploadArtifact(Bucket& bucket, const std::string& model, uint64
 
 Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint64_t id,
                                   const ManifestArtifact& artifact, const std::string& local_dir,
-                                  const ProgressFn& progress, const std::atomic<bool>* stop) {
+                                  const ProgressFn& progress, const StopSignal* stop) {
   std::error_code ec;
   std::filesystem::create_directories(local_dir, ec);
   if (ec) return IoError(local_dir + ": cannot create: " + ec.message());
@@ -71,7 +71,7 @@ Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint
       DS_RETURN_IF_ERROR(RemoveAll(path));
     }
     std::string key = ArtifactKey(model, id, artifact.dir, o.name);
-    if (stop && stop->load()) return Status(Code::kCancelled, bucket.Describe(key) + ": stopped");
+    if (stop && stop->requested()) return Status(Code::kCancelled, bucket.Describe(key) + ": stopped");
     std::string tmp = TempSibling(path);
     uint64_t before = done;
     auto got = bucket.GetToFile(key, tmp, [&](const char*, uint64_t d, uint64_t) {

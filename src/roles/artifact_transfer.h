@@ -2,12 +2,12 @@
 // every object checked against the manifest's sizes and SHA-256s.
 #pragma once
 
-#include <atomic>
 #include <string>
 
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/delta_index.h"
 #include "deltaswarm/manifest.h"
+#include "deltaswarm/stop_signal.h"
 
 namespace deltaswarm {
 
@@ -21,11 +21,11 @@ Result<uint64_t> UploadArtifact(Bucket& bucket, const std::string& model, uint64
 
 // Downloads the artifact into local_dir (created), skipping objects already
 // there and intact (a resumed pull); checks every object's size and SHA-256.
-// Returns bytes downloaded. Once *stop (may be null) is true it ends with
+// Returns bytes downloaded. Once *stop (may be null) is requested it ends with
 // kCancelled before the next object (objects are at most a chunk, 32 MiB by
 // default), keeping the verified ones for a later resume.
 Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint64_t id,
                                   const ManifestArtifact& artifact, const std::string& local_dir,
-                                  const ProgressFn& progress, const std::atomic<bool>* stop = nullptr);
+                                  const ProgressFn& progress, const StopSignal* stop = nullptr);
 
 }  // namespace deltaswarm

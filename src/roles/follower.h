@@ -1,11 +1,8 @@
 // What the roles that follow a bucket until stopped (node, gateway) share:
-// their option checks, the stalled-download restart and the poll sleep.
+// their option checks and the stalled-download restart.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <string>
-#include <thread>
 
 #include "deltaswarm/status.h"
 #include "roles/bucket_layout.h"
@@ -28,13 +25,6 @@ Status CheckFollowerOptions(const Options& o, const std::string& store, const ch
   if (o.keep == 0) return InvalidArgument("keep must be at least 1");
   if (o.upload_rate < 0 || o.download_rate < 0) return InvalidArgument("rate limits must be >= 0");
   return CheckModelName(o.model);
-}
-
-// Sleeps up to seconds, returning early once *stop is true.
-inline void SleepUnlessStopped(double seconds, const std::atomic<bool>& stop) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!stop.load() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
 }  // namespace deltaswarm

@@ -57,7 +57,7 @@ class Gateway {
   // upstream_swarm (may be null) fetches from upstream peers; seeds (may be
   // null: a sync) serves the nodes; stop (may be null) ends a download.
   Gateway(const GatewayOptions& o, Bucket& upstream, GatewayDir& dir, std::vector<TrustedKey> trusted,
-          Swarm* upstream_swarm, Swarm* seeds, const std::atomic<bool>* stop,
+          Swarm* upstream_swarm, Swarm* seeds, const StopSignal* stop,
           const std::function<void(const GatewayEvent&)>& on_event, const ProgressFn& progress)
       : o_(o), upstream_(upstream), dir_(dir), mirror_(*dir.mirror), trusted_(std::move(trusted)),
         upstream_swarm_(upstream_swarm), seeds_(seeds), stop_(stop), on_event_(on_event), progress_(progress) {}
@@ -244,7 +244,7 @@ class Gateway {
   std::vector<TrustedKey> trusted_;
   Swarm* upstream_swarm_;
   Swarm* seeds_;
-  const std::atomic<bool>* stop_;  // may be null
+  const StopSignal* stop_;  // may be null
   const std::function<void(const GatewayEvent&)>& on_event_;
   const ProgressFn& progress_;
   std::map<uint64_t, Manifest> held_;
@@ -256,7 +256,8 @@ class Gateway {
 Result<std::unique_ptr<Swarm>> StartUpstreamSwarm(const GatewayOptions& o) {
   if (o.peers.empty() && o.trackers.empty()) return std::unique_ptr<Swarm>();
   // It only dials out: any port; its uploads are to upstream peers only.
-  return Swarm::Start(DownloaderSwarmOptions("0.0.0.0:0", o.peers, o.trackers, 0, o.download_rate, o.tls));
+  return Swarm::Start(DownloaderSwarmOptions("0.0.0.0:0", o.peers, o.trackers, 0, o.download_rate, o.tls,
+                                             o.aio_threads, o.hashing_threads));
 }
 
 // The HTTPS settings that only mean something together, checked before the
@@ -297,7 +298,7 @@ Result<GatewayReport> SyncGateway(const GatewayOptions& o, const ProgressFn& pro
   return gateway.Finish();
 }
 
-Result<GatewayReport> RunGateway(const GatewayOptions& o, const std::atomic<bool>& stop,
+Result<GatewayReport> RunGateway(const GatewayOptions& o, const StopSignal& stop,
                                  const std::function<void(const GatewayEvent&)>& on_event,
                                  const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dir, "dir"));
@@ -311,11 +312,13 @@ Result<GatewayReport> RunGateway(const GatewayOptions& o, const std::atomic<bool
   so.upload_rate = o.upload_rate;
   so.share_seed = o.share;  // each piece crosses to the LAN about once; nodes trade the rest
   so.tls = o.tls;           // the nodes' TLS torrents admit only the cluster's certificates
+  so.aio_threads = o.aio_threads;
+  so.hashing_threads = o.hashing_threads;
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> seeds, Swarm::Start(so));
   Gateway gateway(o, *upstream, *dir, std::move(trusted), upstream_swarm.get(), seeds.get(), &stop, on_event,
                   progress);
   Status restored = gateway.Restore();
-  if (!restored.ok() && restored.code() == Code::kCancelled && stop.load()) return gateway.Finish();
+  if (!restored.ok() && restored.code() == Code::kCancelled && stop.requested()) return gateway.Finish();
   DS_RETURN_IF_ERROR(restored);
   BucketServerTls https;  // plain HTTP without a certificate
   if (o.tls.has_certificate()) https = BucketServerTls{o.tls, o.require_client_cert, o.tls_crl};
@@ -335,13 +338,14 @@ Result<GatewayReport> RunGateway(const GatewayOptions& o, const std::atomic<bool
                           "warning: no TLS certificate (tls_cert): any host that reaches " + report.endpoint + " or " +
                               report.http_url + " can download the versions and metadata this gateway serves",
                           0, 0, "", ""});
-  while (!stop.load()) {
+  while (!stop.requested()) {
     Status st = gateway.Sync();
     // Failed over its options (e.g. a closed swarm and no certificate):
     // retrying cannot mend it, so, as a node does, the gateway stops.
     if (st.code() == Code::kInvalidArgument) return st;
-    if (!st.ok() && !stop.load() && on_event) on_event(GatewayEvent{"sync_failed", 0, st.message(), 0, 0, "", ""});
-    SleepUnlessStopped(o.poll_interval_s, stop);
+    if (!st.ok() && !stop.requested() && on_event)
+      on_event(GatewayEvent{"sync_failed", 0, st.message(), 0, 0, "", ""});
+    stop.WaitFor(o.poll_interval_s);
   }
   GatewayReport held = gateway.Finish();
   held.endpoint = report.endpoint;

@@ -28,7 +28,7 @@ std::vector<uint64_t> Newest(const std::vector<uint64_t>& ids, uint64_t n) {
 
 class Node {
  public:
-  Node(const NodeOptions& o, const std::atomic<bool>& stop, const std::function<void(const NodeEvent&)>& on_event,
+  Node(const NodeOptions& o, const StopSignal& stop, const std::function<void(const NodeEvent&)>& on_event,
        const ProgressFn& progress, Bucket& bucket, LocalStore& store, Swarm& swarm, std::vector<TrustedKey> trusted)
       : o_(o), stop_(stop), on_event_(on_event), progress_(progress), bucket_(bucket), store_(store), swarm_(swarm),
         trusted_(std::move(trusted)), seeds_(swarm, store, bucket, o.model) {
@@ -76,7 +76,7 @@ class Node {
     Result<PullOutcome> pulled = PullInto(pull_, bucket_, store_, trusted_, ctx_, progress_);
     if (!pulled.ok()) {
       if (pulled.status().code() == Code::kInvalidArgument) return pulled.status();
-      if (!stop_.load()) Emit("pull_failed", 0, pulled.status().message());
+      if (!stop_.requested()) Emit("pull_failed", 0, pulled.status().message());
       return Status::Ok();
     }
     const PullReport& r = pulled->report;
@@ -167,7 +167,7 @@ class Node {
   }
 
   const NodeOptions& o_;
-  const std::atomic<bool>& stop_;
+  const StopSignal& stop_;
   const std::function<void(const NodeEvent&)>& on_event_;
   const ProgressFn& progress_;
   Bucket& bucket_;
@@ -182,7 +182,7 @@ class Node {
 
 }  // namespace
 
-Result<NodeReport> RunNode(const NodeOptions& o, const std::atomic<bool>& stop,
+Result<NodeReport> RunNode(const NodeOptions& o, const StopSignal& stop,
                            const std::function<void(const NodeEvent&)>& on_event, const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dest, "dest"));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
@@ -190,14 +190,14 @@ Result<NodeReport> RunNode(const NodeOptions& o, const std::atomic<bool>& stop,
   DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(o.dest));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm,
                       Swarm::Start(DownloaderSwarmOptions(o.listen, o.peers, o.trackers, o.upload_rate,
-                                                          o.download_rate, o.tls)));
+                                                          o.download_rate, o.tls, o.aio_threads, o.hashing_threads)));
 
   Node node(o, stop, on_event, progress, *bucket, store, *swarm, std::move(trusted));
   node.Reseed();
   if (on_event) on_event(NodeEvent{"ready", store.current(), "listening on " + swarm->endpoint(), {}, swarm->endpoint()});
-  while (!stop.load()) {
+  while (!stop.requested()) {
     DS_RETURN_IF_ERROR(node.Poll());
-    SleepUnlessStopped(o.poll_interval_s, stop);
+    stop.WaitFor(o.poll_interval_s);
   }
   return node.Finish();
 }

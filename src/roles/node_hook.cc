@@ -31,7 +31,7 @@ std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra
 
 }  // namespace
 
-Status RunHook(const std::string& command, const std::vector<std::string>& env, const std::atomic<bool>& stop) {
+Status RunHook(const std::string& command, const std::vector<std::string>& env, const StopSignal& stop) {
   std::vector<std::string> vars = MergedEnvironment(env);
   std::vector<char*> envp;
   for (auto& v : vars) envp.push_back(v.data());
@@ -56,7 +56,7 @@ Status RunHook(const std::string& command, const std::vector<std::string>& env, 
     pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
     if (r < 0 && errno != EINTR) return IoError("on_update: waitpid: " + std::string(std::strerror(errno)));
-    if (stop.load() && !stopped) {
+    if (stop.requested() && !stopped) {
       ::kill(pid, SIGTERM);
       term_sent = Clock::now();
       stopped = true;

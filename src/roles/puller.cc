@@ -1,9 +1,7 @@
 // deltaswarm pull: choose the cheapest path to the wanted version, download
 // and check every object against signed manifests, apply, switch `current`.
 #include <algorithm>
-#include <chrono>
 #include <map>
-#include <thread>
 
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
@@ -63,6 +61,7 @@ class Puller {
     }
     std::string base = steps.front().artifact->kind == "delta" ? store_.CheckpointPath(manifests_.at(held)) : "";
     for (const Step& s : steps) {
+      if (ctx_.stop && ctx_.stop->requested()) return Status(Code::kCancelled, "pull stopped before " + StepName(s));
       const Manifest& m = manifests_.at(s.version);
       ApplyOptions apply;
       apply.threads = o_.threads;
@@ -72,7 +71,7 @@ class Puller {
       DS_RETURN_IF_ERROR(Apply(base, StagingFor(s), out, apply, progress_).status());
       DS_RETURN_IF_ERROR(store_.SaveIndex(s.version, StagingFor(s) + "/" + kIndexFileName));
       DS_RETURN_IF_ERROR(store_.SaveManifest(m));
-      report_.steps.push_back(s.artifact->kind + " " + std::to_string(s.version));
+      report_.steps.push_back(StepName(s));
       base = out;
     }
     DS_RETURN_IF_ERROR(store_.SwitchCurrent(want));
@@ -90,13 +89,16 @@ class Puller {
     return ctx_.keep_chunks ? store_.ChunksDir(version) : store_.StagingDir(version);
   }
   std::string StagingFor(const Step& s) const { return SaveDirFor(s.version) + "/" + s.artifact->dir; }
+  static std::string StepName(const Step& s) { return s.artifact->kind + " " + std::to_string(s.version); }
 
   // Downloads every step's artifact from the swarm into its save dir.
   Status FetchOverSwarm(const std::vector<Step>& steps) {
     Swarm* swarm = ctx_.swarm;
     if (swarm == nullptr) {
-      DS_ASSIGN_OR_RETURN(own_swarm_, Swarm::Start(DownloaderSwarmOptions(o_.listen, o_.peers, o_.trackers,
-                                                                          o_.upload_rate, o_.download_rate, o_.tls)));
+      DS_ASSIGN_OR_RETURN(own_swarm_,
+                          Swarm::Start(DownloaderSwarmOptions(o_.listen, o_.peers, o_.trackers, o_.upload_rate,
+                                                              o_.download_rate, o_.tls, o_.aio_threads,
+                                                              o_.hashing_threads)));
       swarm = own_swarm_.get();
     }
     std::vector<std::vector<std::byte>> torrents;
@@ -108,7 +110,7 @@ class Puller {
     }
     for (size_t i = 0; i < steps.size(); ++i) {
       AwaitOptions await;
-      await.what = steps[i].artifact->kind + " " + std::to_string(steps[i].version);
+      await.what = StepName(steps[i]);
       await.web_seed = WebSeedFor(bucket_, o_.model, steps[i].version);
       await.fallback_after_s = o_.fallback_after_s;
       await.timeout_s = o_.swarm_timeout_s;
@@ -124,10 +126,11 @@ class Puller {
     return Status::Ok();
   }
 
-  // Keeps seeding what this node fetched, so that later nodes find peers.
+  // Keeps seeding what this node fetched, so that later nodes find peers,
+  // for linger_s or until a stop.
   void Linger() {
-    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(o_.linger_s);
-    while (std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const StopSignal never;
+    (ctx_.stop ? *ctx_.stop : never).WaitFor(o_.linger_s);
   }
 
   // The held version if a delta chain can start from it: older than want and
@@ -244,7 +247,7 @@ Result<PullOutcome> PullInto(const PullOptions& options, Bucket& bucket, LocalSt
   return PullOutcome{std::move(report).value(), std::move(artifacts)};
 }
 
-Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress) {
+Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress, const StopSignal* stop) {
   DS_RETURN_IF_ERROR(CheckModelName(options.model));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(options.trust));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(options.bucket, /*create=*/false, options.tls));
@@ -253,6 +256,7 @@ Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress) 
   // an honest one down with it) is re-added, as a node does.
   PullContext context;
   context.restart_stalled_s = kRestartStalledS;
+  context.stop = stop;
   DS_ASSIGN_OR_RETURN(PullOutcome outcome, PullInto(options, *bucket, store, trusted, context, progress));
   return outcome.report;
 }

@@ -3,7 +3,6 @@
 // artifacts kept in the store for seeding instead of removed with staging.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -12,6 +11,7 @@
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/manifest.h"
 #include "deltaswarm/roles.h"
+#include "deltaswarm/stop_signal.h"
 #include "deltaswarm/swarm.h"
 #include "roles/local_store.h"
 
@@ -27,8 +27,9 @@ struct PullContext {
   // Prune the store to options.keep afterwards (a node prunes itself, after
   // taking the dropped versions' torrents out of its swarm).
   bool prune = true;
-  // Ends a swarm wait with kCancelled once true (may be null).
-  const std::atomic<bool>* stop = nullptr;
+  // Ends a swarm wait or the linger at once, a download from the bucket
+  // before its next object and the pull before its next apply (may be null).
+  const StopSignal* stop = nullptr;
   // > 0: a swarm download without progress for this long is removed and
   // added again, so that it dials its bootstrap peers afresh (a peer that
   // refused it before it had the torrent is otherwise retried only after

@@ -1,8 +1,5 @@
 // deltaswarm seed: hold a version's artifacts (verified against the signed
 // manifest) and serve them to the swarm until told to stop.
-#include <chrono>
-#include <thread>
-
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/roles.h"
 #include "deltaswarm/swarm.h"
@@ -13,7 +10,7 @@
 namespace deltaswarm {
 
 Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>& on_ready,
-            const std::atomic<bool>& stop, const ProgressFn& progress) {
+            const StopSignal& stop, const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckModelName(o.model));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/false, o.tls));
@@ -30,6 +27,8 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
   so.upload_rate = o.upload_rate;
   so.share_seed = o.share;  // each piece leaves this seed about once
   so.tls = o.tls;
+  so.aio_threads = o.aio_threads;
+  so.hashing_threads = o.hashing_threads;
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm, Swarm::Start(so));
   std::string save = o.dir + "/" + std::to_string(version);
   uint64_t payload = 0;
@@ -43,10 +42,8 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
   if (on_ready) on_ready(swarm->endpoint());
   // Reports the payload uploaded so far, about once a second ("upload" phase,
   // of the artifacts' total size: past 1.0 the seed has sent duplicates).
-  for (int ticks = 0; !stop.load(); ++ticks) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (progress && ticks % 10 == 9) progress("upload", swarm->UploadedBytes(), payload);
-  }
+  if (!progress) stop.Wait();
+  while (progress && !stop.WaitFor(1.0)) progress("upload", swarm->UploadedBytes(), payload);
   if (progress) progress("upload", swarm->UploadedBytes(), payload);
   return Status::Ok();
 }

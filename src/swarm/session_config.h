@@ -21,7 +21,7 @@ std::string ListenInterfaces(const std::string& listen, const SwarmOptions& opti
 
 // Settings measured to work for our swarms (/work/shared/notes/libtorrent.md):
 // no DHT/LSD/UPnP/NAT-PMP, TCP only, several peers per IP (loopback, NAT),
-// rate limits, short tick, few disk threads per session.
+// rate limits, short tick, the disk threads the options ask for.
 Result<lt::settings_pack> MakeSettings(const SwarmOptions& options);
 
 // Puts every address in the global peer class only. By default loopback and

@@ -1,14 +1,15 @@
 #include "swarm/share_plugin.h"
 
 #include <libtorrent/peer_connection_handle.hpp>
+#include <libtorrent/peer_request.hpp>
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
-#include <deque>
-#include <set>
+#include <unordered_map>
 #include <vector>
+
+#include "deltaswarm/share_scheduler.h"
 
 namespace deltaswarm {
 
@@ -41,12 +42,14 @@ class NodeTorrent final : public lt::torrent_plugin {
 
 class SeedTorrent;
 
-// Seed side, one per connected node. Every callback runs on libtorrent's
-// network thread, so the shared state needs no lock.
+// Seed side, one per connected node: reports what libtorrent sees to the
+// torrent's scheduler. Every callback runs on libtorrent's network thread,
+// so the shared state needs no lock.
 class SeedPeer final : public lt::peer_plugin {
  public:
-  SeedPeer(std::weak_ptr<SeedTorrent> owner, lt::peer_connection_handle pc)
-      : owner_(std::move(owner)), pc_(std::move(pc)) {}
+  SeedPeer(std::weak_ptr<SeedTorrent> owner, lt::peer_connection_handle pc, SharePeer id)
+      : owner_(std::move(owner)), pc_(std::move(pc)), id_(id) {}
+  ~SeedPeer() override { Leave(); }
 
   void sent_have_all() override { MarkReady(true, bitfield_known_); }
   // Peers without the fast extension get a bitfield instead of HAVE_ALL; by
@@ -55,266 +58,136 @@ class SeedPeer final : public lt::peer_plugin {
     MarkReady(true, bitfield_known_);
     return true;
   }
-  // Called before libtorrent records what the node has: kept here meanwhile.
   bool on_bitfield(const lt::bitfield& pieces) override {
-    initial_ = pieces;
-    return MarkReady(announced_all_, true);
+    claimed_.assign(static_cast<size_t>(pieces.size()), false);
+    for (int i = 0; i < pieces.size(); ++i) claimed_[static_cast<size_t>(i)] = pieces.get_bit(i);
+    MarkReady(announced_all_, true);
+    return false;  // libtorrent records the bitfield as usual
   }
   bool on_have_all() override {
-    has_all_ = true;
-    return MarkReady(announced_all_, true);
+    claims_all_ = true;
+    MarkReady(announced_all_, true);
+    return false;
   }
-  bool on_have_none() override { return MarkReady(announced_all_, true); }
+  bool on_have_none() override {
+    MarkReady(announced_all_, true);
+    return false;
+  }
   bool on_have(lt::piece_index_t piece) override;
-  void on_disconnect(const lt::error_code&) override;
+  bool on_request(const lt::peer_request& r) override;
+  void sent_piece(const lt::peer_request& r) override;
+  void on_disconnect(const lt::error_code&) override { Leave(); }
 
-  ~SeedPeer() override;
-
-  // Whether the node holds piece; only for connected nodes.
-  bool Has(int piece) const {
-    if (has_all_ || (piece < initial_.size() && initial_.get_bit(piece))) return true;
-    return pc_.has_piece(lt::piece_index_t(piece));
-  }
-  bool ready() const { return announced_all_ && bitfield_known_ && !has_all_ && !pc_.is_disconnecting(); }
-
-  struct Handed {
-    int piece;
-    Clock::time_point since;
-    Clock::time_point deadline;
-  };
-  std::vector<Handed> handed;  // pieces announced to this node that it has not reported yet
-  uint64_t served = 0;         // handed pieces it has reported
-  std::vector<bool> announced;            // pieces this node knows the seed has
-  Clock::time_point last_progress = Clock::now();  // its last HAVE, from wherever it got the piece
-
+  // Tells the node the seed has piece: an offer.
   void SendHave(int piece) {
     const auto index = static_cast<uint32_t>(piece);
     const std::array<char, 9> msg = {0, 0, 0, 5, 4,
                                      static_cast<char>(index >> 24), static_cast<char>(index >> 16),
                                      static_cast<char>(index >> 8), static_cast<char>(index)};
     pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
-    if (piece < static_cast<int>(announced.size())) announced[piece] = true;
   }
 
  private:
-  bool MarkReady(bool announced_all, bool bitfield_known);
+  void MarkReady(bool announced_all, bool bitfield_known);
+  void Leave();
 
   std::weak_ptr<SeedTorrent> owner_;  // the torrent may go first while connections close
   lt::peer_connection_handle pc_;
+  const SharePeer id_;
   bool announced_all_ = false;
   bool bitfield_known_ = false;
-  bool has_all_ = false;
+  bool ready_ = false;
+  bool claims_all_ = false;
   bool left_ = false;
-  lt::bitfield initial_;
+  std::vector<bool> claimed_;
 };
 
 class SeedTorrent final : public lt::torrent_plugin, public std::enable_shared_from_this<SeedTorrent> {
  public:
-  SeedTorrent(int num_pieces, int piece_bytes, const ShareSeedOptions& options)
-      : piece_bytes_(piece_bytes), options_(options), out_(static_cast<size_t>(num_pieces), false) {
-    for (int p = 0; p < num_pieces; ++p) pool_.push_back(p);
-  }
+  explicit SeedTorrent(const ShareSchedulerConfig& config) : scheduler_(config) {}
 
   std::shared_ptr<lt::peer_plugin> new_connection(const lt::peer_connection_handle& pc) override {
     if (pc.type() != lt::connection_type::bittorrent) return nullptr;
-    auto peer = std::make_shared<SeedPeer>(weak_from_this(), pc);
-    peer->announced.assign(out_.size(), false);
-    peers_.insert(peer.get());
+    const SharePeer id = next_id_++;
+    auto peer = std::make_shared<SeedPeer>(weak_from_this(), pc, id);
+    peers_[id] = peer.get();
+    scheduler_.Joined(id, Now());
     return peer;
   }
 
-  // Re-hands pieces whose node has not reported them in time.
-  void tick() override {
-    const auto now = Clock::now();
-    for (SeedPeer* peer : peers_) {
-      for (auto it = peer->handed.begin(); it != peer->handed.end();) {
-        if (peer->Has(it->piece)) {  // it came from another node, unreported to us
-          it = peer->handed.erase(it);
-          continue;
-        }
-        if (it->deadline > now) {
-          ++it;
-          continue;
-        }
-        SeedPeer* other = LeastLoaded(it->piece, peer);
-        if (other == nullptr) {
-          it->deadline = now + Deadline();  // nobody else to ask: keep waiting
-          ++it;
-          continue;
-        }
-        other->SendHave(it->piece);
-        other->handed.push_back({it->piece, now, now + Deadline()});
-        it = peer->handed.erase(it);
-      }
-    }
-    OfferToStalled(now);
-    Distribute();
+  // About once a second: the scheduler's time-based rules (stalled offers,
+  // starving nodes) also run between events.
+  void tick() override { Decide(); }
+
+  ShareScheduler& scheduler() { return scheduler_; }
+  double Now() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  void Decide() {
+    for (const ShareOffer& offer : scheduler_.Decide(Now()))
+      if (auto it = peers_.find(offer.peer); it != peers_.end()) it->second->SendHave(offer.piece);
   }
 
-  // A node that has reported no new piece for a while is offered pieces it
-  // lacks that are out with others: the nodes holding them may be gone or
-  // unreachable from it. Each piece is announced to a
-  // node once; it may then fetch it from the seed whenever it likes.
-  void OfferToStalled(Clock::time_point now) {
-    const auto stall = std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(options_.min_deadline_s));
-    for (SeedPeer* peer : peers_) {
-      if (!peer->ready() || now - peer->last_progress < stall) continue;
-      int offered = 0;
-      for (int piece = 0; piece < static_cast<int>(out_.size()) && offered < options_.in_flight_pieces; ++piece) {
-        if (!out_[piece] || peer->announced[piece] || peer->Has(piece)) continue;
-        peer->SendHave(piece);
-        peer->handed.push_back({piece, now, now + Deadline()});
-        ++offered;
-      }
-      peer->last_progress = now;  // the next offer waits another stall period
-    }
-  }
-
-  // Hands pool pieces to ready nodes while fewer than in_flight_pieces are
-  // out. Few pieces in flight at a time, each at a good share of the seed's
-  // rate, complete soon and can be traded at once; the node served least so
-  // far gets the next one.
-  void Distribute() {
-    int ready = 0, in_flight = 0;
-    for (const SeedPeer* p : peers_) {
-      ready += p->ready() ? 1 : 0;
-      in_flight += static_cast<int>(p->handed.size());
-    }
-    if (ready == 0) return;
-    const int per_node = std::max(1, (options_.in_flight_pieces + ready - 1) / ready);
-    while (in_flight < options_.in_flight_pieces && !pool_.empty()) {
-      const int piece = pool_.front();
-      if (out_[piece]) {  // a disconnect may queue a piece twice
-        pool_.pop_front();
-        continue;
-      }
-      SeedPeer* best = nullptr;
-      bool held = false;
-      for (SeedPeer* p : peers_) {
-        if (!p->ready()) continue;
-        if (p->Has(piece)) {
-          held = true;
-          break;
-        }
-        if (static_cast<int>(p->handed.size()) >= per_node) continue;
-        if (best == nullptr || std::make_pair(p->handed.size(), p->served) <
-                                   std::make_pair(best->handed.size(), best->served))
-          best = p;
-      }
-      if (!held && best == nullptr) return;  // every ready node is busy
-      pool_.pop_front();
-      out_[piece] = true;
-      if (held) continue;  // a connected node holds it: it need not leave the seed
-      const auto now = Clock::now();
-      best->SendHave(piece);
-      best->handed.push_back({piece, now, now + Deadline()});
-      ++in_flight;
-    }
-  }
-
-  void Reported(SeedPeer& peer, int piece) {
-    if (piece < 0 || piece >= static_cast<int>(out_.size())) return;
-    auto it = std::find_if(peer.handed.begin(), peer.handed.end(), [&](const auto& h) { return h.piece == piece; });
-    if (it != peer.handed.end()) {
-      const double took = std::chrono::duration<double>(Clock::now() - it->since).count();
-      observed_piece_s_ = observed_piece_s_ == 0 ? took : 0.8 * observed_piece_s_ + 0.2 * took;
-      peer.handed.erase(it);
-      ++peer.served;
-    }
-    out_[piece] = true;  // a node holds it: the seed need not send it
-    Distribute();
-  }
-
-  // What only the leaving node held or was handed goes back to the pool,
-  // first in line, and the others are offered it at once.
-  void Left(SeedPeer& peer) {
-    peers_.erase(&peer);
-    for (int piece = 0; piece < static_cast<int>(out_.size()); ++piece) {
-      if (!out_[piece]) continue;
-      const bool was_handed = std::any_of(peer.handed.begin(), peer.handed.end(),
-                                          [&](const auto& h) { return h.piece == piece; });
-      if (!was_handed && !peer.Has(piece)) continue;
-      if (HeldOrHandedElsewhere(piece)) continue;
-      out_[piece] = false;
-      pool_.push_front(piece);
-    }
-    peer.handed.clear();
-    Distribute();
+  void Forget(SharePeer id) {
+    peers_.erase(id);
+    scheduler_.Left(id, Now());
+    Decide();
   }
 
  private:
-  bool HeldOrHandedElsewhere(int piece) const {
-    for (const SeedPeer* p : peers_) {
-      if (p->Has(piece)) return true;
-      for (const auto& h : p->handed)
-        if (h.piece == piece) return true;
-    }
-    return false;
-  }
-
-  SeedPeer* LeastLoaded(int piece, const SeedPeer* except) {
-    SeedPeer* best = nullptr;
-    for (SeedPeer* p : peers_) {
-      if (p == except || !p->ready() || p->Has(piece)) continue;
-      if (best == nullptr || p->handed.size() < best->handed.size()) best = p;
-    }
-    return best;
-  }
-
-  // How long a handed piece may take: what the seed's limit and the pieces in
-  // flight predict, or what nodes have been taking, with a wide margin.
-  Clock::duration Deadline() const {
-    size_t in_flight = 0;
-    for (const SeedPeer* p : peers_) in_flight += p->handed.size();
-    double predicted = options_.upload_rate > 0
-                           ? static_cast<double>(piece_bytes_) * static_cast<double>(in_flight + 1) /
-                                 options_.upload_rate
-                           : 0;
-    double s = std::max({options_.min_deadline_s, 4 * predicted, 4 * observed_piece_s_});
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-  }
-
-  const int piece_bytes_;
-  const ShareSeedOptions options_;
-  std::vector<bool> out_;   // handed out, or held by a connected node
-  std::deque<int> pool_;    // pieces to hand out, in order
-  std::set<SeedPeer*> peers_;
-  double observed_piece_s_ = 0;
-
- public:
-  void Forget(SeedPeer* peer) { peers_.erase(peer); }
+  const Clock::time_point start_ = Clock::now();
+  ShareScheduler scheduler_;
+  std::unordered_map<SharePeer, SeedPeer*> peers_;
+  SharePeer next_id_ = 1;
 };
 
-bool SeedPeer::MarkReady(bool announced_all, bool bitfield_known) {
+void SeedPeer::MarkReady(bool announced_all, bool bitfield_known) {
   announced_all_ = announced_all;
   bitfield_known_ = bitfield_known;
-  if (auto owner = owner_.lock()) owner->Distribute();
-  return false;  // libtorrent records the bitfield as usual
+  if (ready_ || !announced_all_ || !bitfield_known_) return;
+  ready_ = true;
+  if (auto owner = owner_.lock()) {
+    owner->scheduler().Ready(id_, claimed_, claims_all_, owner->Now());
+    owner->Decide();
+  }
 }
 
 bool SeedPeer::on_have(lt::piece_index_t piece) {
-  last_progress = Clock::now();
-  if (auto owner = owner_.lock()) owner->Reported(*this, static_cast<int>(piece));
+  if (auto owner = owner_.lock()) {
+    owner->scheduler().Have(id_, static_cast<int>(piece), owner->Now());
+    owner->Decide();
+  }
   return false;
 }
 
-void SeedPeer::on_disconnect(const lt::error_code&) {
-  if (left_) return;
-  left_ = true;
-  if (auto owner = owner_.lock()) owner->Left(*this);
+bool SeedPeer::on_request(const lt::peer_request& r) {
+  if (auto owner = owner_.lock()) owner->scheduler().Requested(id_, static_cast<int>(r.piece), owner->Now());
+  return false;  // libtorrent serves it as usual
 }
 
-SeedPeer::~SeedPeer() {
+void SeedPeer::sent_piece(const lt::peer_request& r) {
+  if (auto owner = owner_.lock()) {
+    owner->scheduler().Sent(id_, static_cast<int>(r.piece), static_cast<uint64_t>(r.length), owner->Now());
+    owner->Decide();
+  }
+}
+
+void SeedPeer::Leave() {
   if (left_) return;
-  if (auto owner = owner_.lock()) owner->Forget(this);
+  left_ = true;
+  if (auto owner = owner_.lock()) owner->Forget(id_);
 }
 
 }  // namespace
 
-std::shared_ptr<lt::torrent_plugin> MakeShareSeedPlugin(int num_pieces, int piece_bytes,
+std::shared_ptr<lt::torrent_plugin> MakeShareSeedPlugin(int num_pieces, int piece_bytes, int last_piece_bytes,
                                                         const ShareSeedOptions& options) {
-  return std::make_shared<SeedTorrent>(num_pieces, piece_bytes, options);
+  ShareSchedulerConfig config;
+  config.num_pieces = num_pieces;
+  config.piece_bytes = static_cast<uint64_t>(piece_bytes);
+  config.last_piece_bytes = static_cast<uint64_t>(last_piece_bytes);
+  config.upload_limit = options.upload_rate;
+  config.max_in_flight = options.max_in_flight;
+  return std::make_shared<SeedTorrent>(config);
 }
 
 std::shared_ptr<lt::torrent_plugin> MakeShareNodePlugin() { return std::make_shared<NodeTorrent>(); }

@@ -11,9 +11,11 @@
 #include <libtorrent/torrent_status.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "swarm/lt_errors.h"
 #include "swarm/session_config.h"
@@ -62,6 +64,13 @@ struct Swarm::Impl {
 
   SwarmOptions options;
   std::vector<lt::tcp::endpoint> bootstrap;
+  // Wakes waiters. alert_count grows with every notification libtorrent
+  // sends (its alert queue stopped being empty) and every pop that found
+  // alerts, so that whoever pops, an alert after a waiter's count wakes it.
+  // Declared before the session, which calls into them until it is gone.
+  std::mutex alert_mu;  // guards alert_count; never held while calling libtorrent
+  std::condition_variable alert_cv;
+  uint64_t alert_count = 0;
   std::unique_ptr<lt::session> session;
   int port = 0;
   std::string host;  // the listen address, as peers should dial it
@@ -81,11 +90,39 @@ struct Swarm::Impl {
     return nullptr;
   }
 
+  void CountAlerts() {
+    {
+      std::lock_guard<std::mutex> lock(alert_mu);
+      ++alert_count;
+    }
+    alert_cv.notify_all();
+  }
+
+  // libtorrent's alert notification: it runs on libtorrent's thread, so it
+  // only wakes the waiters, which pop the alerts themselves.
+  void WatchAlerts() {
+    session->set_alert_notify([this] { CountAlerts(); });
+  }
+
+  // Sleeps until alert_count passes seen, *stop is requested or deadline.
+  // The caller has popped the queue since it took seen: libtorrent notifies
+  // only when the queue stops being empty.
+  void WaitForAlerts(uint64_t seen, Clock::time_point deadline, const StopSignal* stop) {
+    std::optional<StopSignal::Registration> on_stop;
+    if (stop) on_stop.emplace(stop->OnStop([this] {
+      std::lock_guard<std::mutex> lock(alert_mu);  // so that the waiter is asleep or has not yet looked
+      alert_cv.notify_all();
+    }));
+    std::unique_lock<std::mutex> lock(alert_mu);
+    alert_cv.wait_until(lock, deadline, [&] { return alert_count > seen || (stop && stop->requested()); });
+  }
+
   // Pops every queued alert and records what the torrents' status does not
   // carry (hash failures) or carries less clearly (the error's context).
   void PumpLocked() {
     std::vector<lt::alert*> alerts;
     session->pop_alerts(&alerts);
+    if (!alerts.empty()) CountAlerts();
     for (lt::alert* a : alerts) {
       if (auto* hf = lt::alert_cast<lt::hash_failed_alert>(a)) {
         if (Entry* e = FindByHandle(hf->handle)) ++e->hash_failures;
@@ -120,11 +157,12 @@ struct Swarm::Impl {
       if (!seed && !options.torrent_web_seeds && atp.ti) atp.ti->set_web_seeds({});
       if (seed && options.share_seed && atp.ti) {
         ShareSeedOptions share;
-        share.in_flight_pieces = options.share_in_flight_pieces;
+        share.max_in_flight = options.share_max_in_flight;
         share.upload_rate = options.upload_rate;
         const int pieces = atp.ti->num_pieces(), piece_bytes = atp.ti->piece_length();
+        const int last_piece_bytes = pieces > 0 ? atp.ti->piece_size(lt::piece_index_t(pieces - 1)) : 0;
         atp.extensions.push_back([=](const lt::torrent_handle&, lt::client_data_t) {
-          return MakeShareSeedPlugin(pieces, piece_bytes, share);
+          return MakeShareSeedPlugin(pieces, piece_bytes, last_piece_bytes, share);
         });
       } else {
         atp.extensions.push_back([](const lt::torrent_handle&, lt::client_data_t) { return MakeShareNodePlugin(); });
@@ -254,6 +292,7 @@ Swarm::~Swarm() {
   if (!impl_ || !impl_->session) return;
   std::lock_guard<std::mutex> lock(impl_->mu);
   try {
+    impl_->session->set_alert_notify({});  // nobody waits any more
     // abort() starts the shutdown; destroying the proxy waits for it to end.
     lt::session_proxy proxy = impl_->session->abort();
     impl_->session.reset();
@@ -282,6 +321,7 @@ Result<std::unique_ptr<Swarm>> Swarm::Start(const SwarmOptions& options) {
     lt::session_params params(std::move(settings));
     impl->session = std::make_unique<lt::session>(std::move(params));
     impl->session->set_peer_class_filter(GlobalPeerClassFilter());
+    impl->WatchAlerts();
   } catch (const std::exception& e) {
     return LtExceptionStatus("swarm: starting session", e);
   }
@@ -406,10 +446,12 @@ uint64_t Swarm::UploadedBytes() {
 Status Swarm::WaitFinished(TorrentId id, double timeout_s,
                            const std::function<void(const TorrentStatus&)>& on_progress) {
   const auto start = Clock::now();
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(timeout_s));
+  const auto deadline = DeadlineAfter(timeout_s, start);
+  constexpr auto kProgressInterval = std::chrono::milliseconds(100);
+  auto next_progress = start;
   std::string name;
   for (;;) {
+    const uint64_t seen = AlertCount();
     TorrentStatus st;
     {
       std::lock_guard<std::mutex> lock(impl_->mu);
@@ -419,19 +461,38 @@ Status Swarm::WaitFinished(TorrentId id, double timeout_s,
       name = e->name;
       st = impl_->StatusLocked(id);
     }
-    if (on_progress) on_progress(st);
+    const auto now = Clock::now();
+    const bool done = st.finished || !st.error.empty();
+    if (on_progress && (done || now >= next_progress)) {
+      on_progress(st);
+      next_progress = now + kProgressInterval;
+    }
     if (!st.error.empty()) return IoError("torrent " + name + ": " + st.error);
     if (st.finished) return Status::Ok();
-    if (Clock::now() >= deadline) {
+    if (now >= deadline) {
       return Status(Code::kCancelled,
                     "torrent " + name + ": not finished after " + std::to_string(static_cast<int>(timeout_s)) +
                         " s (" + FormatBytes(st.total_done) + " of " + FormatBytes(st.total_wanted) + ", " +
                         std::to_string(st.peers) + " peers)");
     }
-    // Wakes early when an alert arrives (finished, error); the lock is not held.
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    impl_->session->wait_for_alert(std::min(left, std::chrono::milliseconds(100)));
+    // Finished and errors raise alerts; progress reports need their own time.
+    impl_->WaitForAlerts(seen, on_progress ? std::min(deadline, next_progress) : deadline, nullptr);
   }
+}
+
+uint64_t Swarm::AlertCount() const {
+  std::lock_guard<std::mutex> lock(impl_->alert_mu);
+  return impl_->alert_count;
+}
+
+void Swarm::WaitForChange(uint64_t alert_count, SteadyClock::time_point deadline, const StopSignal* stop) {
+  {
+    // A caller may not have popped since it took alert_count (e.g. it only
+    // added a torrent): this pop empties the queue, and counts if it found any.
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->PumpLocked();
+  }
+  impl_->WaitForAlerts(alert_count, deadline, stop);
 }
 
 void Swarm::Remove(TorrentId id) {

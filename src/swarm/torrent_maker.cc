@@ -21,6 +21,7 @@ namespace {
 constexpr uint64_t kMinPiece = 16 * 1024;       // libtorrent's minimum
 constexpr uint64_t kDefaultPiece = 1 << 20;     // 1 MiB: good for 4 MiB frames in 32 MiB chunks
 constexpr uint64_t kMaxPieceCount = 1 << 16;    // keeps v2 piece layers near 2 MB
+constexpr uint64_t kMinPieceCount = 1024;        // below 1 GiB: pieces small enough for a swarm to pipeline
 
 // Why hybrid: when a piece of a torrent without v1 hashes fails its check,
 // libtorrent's torrent::piece_failed asks a peer for the piece's block hashes;
@@ -45,9 +46,9 @@ bool ValidName(const std::string& name) {
 
 uint64_t PieceSizeFor(uint64_t total_bytes) {
   uint64_t piece = kDefaultPiece;
-  if (total_bytes < kDefaultPiece) {
+  if (total_bytes < kDefaultPiece * kMinPieceCount) {
     piece = kMinPiece;
-    while (piece < total_bytes) piece <<= 1;
+    while (piece * 2 * kMinPieceCount <= total_bytes) piece <<= 1;
     return piece;
   }
   while (total_bytes > piece * kMaxPieceCount) piece <<= 1;

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "config_flags.h"
+#include "swarm_thread_flags.h"
 #include "tls_flags.h"
 #include "test_util.h"
 
@@ -36,6 +37,7 @@ struct GatewayFlags {
     c.Bind("--keep", &GatewayOptions::keep, "keep", "");
     c.Bind("--upload-rate", &GatewayOptions::upload_rate, "upload_rate", "");
     c.Bind("--download-rate", &GatewayOptions::download_rate, "download_rate", "");
+    BindSwarmThreadFlags(c);
     c.BindSwitch("--share,!--no-share", &GatewayOptions::share, "share", "");
     BindTlsFlags(c, &GatewayOptions::tls);
     c.BindSwitch("--require-client-cert", &GatewayOptions::require_client_cert, "require_client_cert", "");
@@ -163,6 +165,19 @@ TEST_CASE("a flag's value is range-checked like the key's, naming the flag") {
   CHECK(r.status().message() == "--poll-interval: must be > 0");
 }
 
+TEST_CASE("--aio-threads and --hashing-threads set the swarm's disk threads, range-checked") {
+  auto r = GatewayFlags().Parse("--bucket b --model m --trust k.pub --dir d --aio-threads 8 --hashing-threads 3");
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(r->aio_threads == 8);
+  CHECK(r->hashing_threads == 3);
+  r = GatewayFlags().Parse("--bucket b --model m --trust k.pub --dir d --aio-threads 0");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() == "--aio-threads: must be between 1 and 64");
+  r = GatewayFlags().Parse("--bucket b --model m --trust k.pub --dir d --hashing-threads 65");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() == "--hashing-threads: must be between 1 and 64");
+}
+
 TEST_CASE("a file's error keeps its file and line") {
   TempDir tmp;
   auto r = GatewayFlags().Parse("--config " + WriteConfig(tmp, std::string(kGatewayFile) + "keep_versions: 2\n") +
@@ -178,7 +193,7 @@ TEST_CASE("a config key left without a flag is reported") {
   app.parse(std::string("--bucket b"), false);
   auto r = c.Resolve();
   REQUIRE_FALSE(r.ok());
-  CHECK(r.status().message() == "internal: config key 'dir' has no flag");  // the first in name order
+  CHECK(r.status().message() == "internal: config key 'aio_threads' has no flag");  // the first in name order
 }
 
 TEST_CASE("a parsed flag, a nested field and a positional argument") {

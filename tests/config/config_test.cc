@@ -230,6 +230,31 @@ TEST_CASE("every setting of the node schema is read") {
   CHECK(r->threads == 2);
 }
 
+TEST_CASE_TEMPLATE("each role with a swarm: aio_threads and hashing_threads are keys, 1..64", Options, NodeOptions,
+                   GatewayOptions, PullOptions) {
+  const std::string required = RequiredKeys<Options>();
+  const int line = static_cast<int>(std::count(required.begin(), required.end(), '\n')) + 1;
+  auto defaults = ParseConfig<Options>(required, "t.yaml");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->aio_threads == kDefaultAioThreads);
+  CHECK(defaults->hashing_threads == kDefaultHashingThreads);
+  auto set = ParseConfig<Options>(required + "aio_threads: 16\nhashing_threads: 1\n", "t.yaml");
+  INFO(set.status().message());
+  REQUIRE(set.ok());
+  CHECK(set->aio_threads == 16);
+  CHECK(set->hashing_threads == 1);
+  const std::string at = "t.yaml:" + std::to_string(line) + ": ";
+  CHECK(StartsWith(ErrorOf<Options>(required + "aio_threads: 0\n").message(),
+                   at + "aio_threads: must be between 1 and 64"));
+  CHECK(StartsWith(ErrorOf<Options>(required + "hashing_threads: 65\n").message(),
+                   at + "hashing_threads: must be between 1 and 64"));
+  CHECK(StartsWith(ErrorOf<Options>(required + "aio_threads: many\n").message(),
+                   at + "aio_threads: expected an integer"));
+  const std::string doc = DescribeConfig<Options>();
+  CHECK(doc.find("aio_threads (integer, default 4)") != std::string::npos);
+  CHECK(doc.find("hashing_threads (integer, default 2)") != std::string::npos);
+}
+
 TEST_CASE("a gateway's share is a strict boolean") {
   const std::string required = RequiredKeys<GatewayOptions>();
   auto off = ParseConfig<GatewayOptions>(required + "share: false\n", "t.yaml");

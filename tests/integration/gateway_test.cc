@@ -91,7 +91,7 @@ class GatewayThread {
   ~GatewayThread() { static_cast<void>(Stop()); }  // a failed test already reported what mattered
 
   Result<GatewayReport> Stop() {
-    stop_ = true;
+    stop_.Request();
     if (thread_.joinable()) thread_.join();
     return result_;
   }
@@ -116,7 +116,7 @@ class GatewayThread {
 
  private:
   GatewayOptions options_;
-  std::atomic<bool> stop_{false};
+  StopSignal stop_;
   std::atomic<bool> done_{false};
   Result<GatewayReport> result_ = Status(Code::kCancelled, "running");
   std::mutex mu_;
@@ -133,6 +133,8 @@ GatewayOptions GatewayFor(const Upstream& up, const std::string& dir) {
   o.http_listen = "127.0.0.1:0";
   o.listen = "127.0.0.1:0";
   o.poll_interval_s = 0.2;
+  o.aio_threads = 2;  // two sessions in this process, beside the test's own
+  o.hashing_threads = 1;
   o.tls = up.certs.Identity(up.certs.gateway);
   o.require_client_cert = true;
   o.tls_crl = up.certs.crl();

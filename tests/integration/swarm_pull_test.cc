@@ -1,18 +1,21 @@
 // Nodes pull a version over a real swarm of separate processes: a `seed`
 // process and `pull --peer` nodes on 127.0.0.1, with the bucket unable to
 // serve chunks (deleted after the seed fetched them), so every chunk crosses
-// the swarm.
+// the swarm; and a lingering pull that SIGTERM ends at once.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cluster_certificates.h"
 #include "deltaswarm/manifest.h"
 #include "deltaswarm/synth.h"
+#include "published_version.h"
 #include "test_util.h"
 
 using namespace deltaswarm;
@@ -96,4 +99,23 @@ TEST_CASE("four nodes pull a version from a seed process over the swarm, byte-id
   CHECK(summary["result"]["downloaded_bytes"] == 0);
   CHECK(summary["result"]["swarm_bytes"].get<uint64_t>() > 0);
   CHECK(SameTree(tmp / "late/current/model.safetensors", tmp / "ckpt/v1/model.safetensors"));
+}
+
+TEST_CASE("SIGTERM ends a pull's --linger at once: exit 0, the version switched, the summary written") {
+  Published p("", "", 500'000);
+  std::string seed_endpoint;
+  ChildProcess seed = p.StartSeed({}, &seed_endpoint);
+  ChildProcess pull = p.StartPull("node", FreeTcpPorts(1).front(), {"--peer", seed_endpoint, "--linger", "600"});
+  // current is switched just before the linger starts.
+  const auto start = std::chrono::steady_clock::now();
+  while (!fs::exists(p.tmp / "node/current") && std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  INFO(p.Err("node"));
+  REQUIRE(fs::exists(p.tmp / "node/current"));
+  ::kill(pull.pid(), SIGTERM);
+  CHECK(pull.Wait(10) == 0);  // within seconds, not the 600 s of --linger
+  CHECK(p.Holds("node"));
+  const std::string out = ReadFileText(p.tmp / "node.out");
+  CHECK(out.find("\"event\":\"summary\"") != std::string::npos);
+  CHECK(out.find("\"ok\":true") != std::string::npos);
 }

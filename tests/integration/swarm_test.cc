@@ -1,7 +1,7 @@
 // Swarms on loopback, in one process: a seed and leechers that find each other
-// by peer exchange, a web seed served by a real nginx, and an upload limit that
-// holds between local peers. Every wait is bounded; every Swarm is shut down
-// on scope exit.
+// by peer exchange, a web seed served by a real nginx, an upload limit that
+// holds between local peers, and waits that wake on alerts and on a stop.
+// Every wait is bounded; every Swarm is shut down on scope exit.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -51,8 +51,11 @@ const ClusterCertificates& Certificates() {
   return certs;
 }
 
+// Up to six sessions in this process: few disk threads each.
 std::unique_ptr<Swarm> StartSwarm(SwarmOptions options) {
   options.tls = Certificates().Identity(Certificates().node);
+  options.aio_threads = 2;
+  options.hashing_threads = 1;
   auto s = Swarm::Start(options);
   REQUIRE_MESSAGE(s.ok(), s.status().ToString());
   CHECK(s.value()->listen_port() > 0);
@@ -206,4 +209,46 @@ TEST_CASE("a download resumes from the files already on disk") {
   CHECK(s->AddDownload(t.bytes, tmp / "node", {}).status().code() == Code::kAlreadyExists);
   s->Remove(id.value());
   CHECK(s->GetStatus(id.value()).error == "unknown torrent");
+}
+
+TEST_CASE("WaitForChange wakes on the session's alerts and on a stop, else at its deadline") {
+  TempDir tmp;
+  WritePayload(tmp / "seed/delta", 2'000'000, 6);
+  const TorrentFile t = Torrent(tmp / "seed/delta", "delta", {});
+  fs::copy(tmp / "seed", tmp / "node", fs::copy_options::recursive);
+  auto s = StartSwarm({});
+
+  // Adding complete files raises alerts (checked, finished): the wait wakes
+  // long before its deadline, and the count taken before the add shows it.
+  const uint64_t before = s->AlertCount();
+  auto id = s->AddDownload(t.bytes, tmp / "node", {});
+  REQUIRE(id.ok());
+  auto start = Clock::now();
+  while (!s->GetStatus(*id).finished && SecondsSince(start) < 20) {
+    const uint64_t seen = s->AlertCount();
+    if (s->GetStatus(*id).finished) break;
+    s->WaitForChange(seen, Clock::now() + std::chrono::seconds(30));
+  }
+  CHECK(s->GetStatus(*id).finished);
+  CHECK(s->AlertCount() > before);
+  CHECK(SecondsSince(start) < 20);
+
+  // Nothing more happens in this session: a stop from another thread ends the wait.
+  StopSignal stop;
+  std::thread requester([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop.Request();
+  });
+  start = Clock::now();
+  s->WaitForChange(s->AlertCount(), Clock::now() + std::chrono::seconds(30), &stop);
+  requester.join();
+  CHECK(SecondsSince(start) < 10);
+
+  // Stopped already: at once. Else the deadline ends it.
+  start = Clock::now();
+  s->WaitForChange(s->AlertCount(), Clock::now() + std::chrono::seconds(30), &stop);
+  CHECK(SecondsSince(start) < 10);
+  start = Clock::now();
+  s->WaitForChange(s->AlertCount(), Clock::now() + std::chrono::milliseconds(200));
+  CHECK(SecondsSince(start) < 10);
 }

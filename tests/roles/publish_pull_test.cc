@@ -325,23 +325,24 @@ TEST_CASE("a stop ends an artifact download before the next object and keeps the
   const ManifestArtifact& keyframe = *m->Find("keyframe");
   REQUIRE(keyframe.chunks.size() >= 1);
 
-  std::atomic<bool> stop{true};
-  auto cancelled = DownloadArtifact(**bucket, "m", 1, keyframe, w.tmp / "dl/keyframe", nullptr, &stop);
+  StopSignal stopped;
+  stopped.Request();
+  auto cancelled = DownloadArtifact(**bucket, "m", 1, keyframe, w.tmp / "dl/keyframe", nullptr, &stopped);
   CHECK(cancelled.status().code() == Code::kCancelled);
   CHECK(!fs::exists(w.tmp / "dl/keyframe/" + kIndexFileName));
 
   // Stopped after the first object: the index stays, verified, and a resumed
   // download fetches only the rest.
-  stop = false;
+  StopSignal stop;
   uint64_t objects = 0;
   ProgressFn stop_after_first = [&](const char*, uint64_t done, uint64_t) {
-    if (done >= keyframe.index_size && objects++ == 0) stop = true;
+    if (done >= keyframe.index_size && objects++ == 0) stop.Request();
   };
   auto partial = DownloadArtifact(**bucket, "m", 1, keyframe, w.tmp / "dl/keyframe", stop_after_first, &stop);
   CHECK(partial.status().code() == Code::kCancelled);
   CHECK(fs::file_size(w.tmp / "dl/keyframe/" + kIndexFileName) == keyframe.index_size);
-  stop = false;
-  auto resumed = DownloadArtifact(**bucket, "m", 1, keyframe, w.tmp / "dl/keyframe", nullptr, &stop);
+  const StopSignal not_stopped;
+  auto resumed = DownloadArtifact(**bucket, "m", 1, keyframe, w.tmp / "dl/keyframe", nullptr, &not_stopped);
   REQUIRE(resumed.ok());
   CHECK(*resumed == keyframe.bytes() - keyframe.index_size);
   CHECK(SameTree(w.tmp / "dl/keyframe", w.BucketDir() + "/m/versions/1/keyframe"));

@@ -19,12 +19,15 @@ bool IsLowerHex(const std::string& s) {
 }
 }  // namespace
 
-TEST_CASE("PieceSizeFor: 1 MiB up to 64 GiB, then at most 65536 pieces, 16 KiB minimum") {
+TEST_CASE("PieceSizeFor: total/1024 below 1 GiB, 1 MiB up to 64 GiB, then at most 65536 pieces, 16 KiB minimum") {
   CHECK(PieceSizeFor(0) == 16 * kKiB);
   CHECK(PieceSizeFor(1) == 16 * kKiB);
-  CHECK(PieceSizeFor(20000) == 32 * kKiB);
-  CHECK(PieceSizeFor(1000000) == kMiB);          // 1 MB
-  CHECK(PieceSizeFor(kMiB) == kMiB);
+  CHECK(PieceSizeFor(20000) == 16 * kKiB);
+  CHECK(PieceSizeFor(16000000) == 16 * kKiB);    // 16 MB: 977 pieces
+  CHECK(PieceSizeFor(64000000) == 32 * kKiB);    // 64 MB: 1954 pieces
+  CHECK(PieceSizeFor(256000000) == 128 * kKiB);  // 256 MB: 1954 pieces
+  CHECK(PieceSizeFor(kGiB - 1) == 512 * kKiB);
+  CHECK(PieceSizeFor(kGiB) == kMiB);
   CHECK(PieceSizeFor(10000000000ull) == kMiB);   // 10 GB
   CHECK(PieceSizeFor(64 * kGiB) == kMiB);
   CHECK(PieceSizeFor(64 * kGiB + 1) == 2 * kMiB);
@@ -34,6 +37,7 @@ TEST_CASE("PieceSizeFor: 1 MiB up to 64 GiB, then at most 65536 pieces, 16 KiB m
     CHECK((p & (p - 1)) == 0);
     CHECK(p >= 16 * kKiB);
     CHECK((total + p - 1) / p <= 65536);
+    if (total >= 16 * kKiB * 1024) CHECK(total / p >= 1024);  // enough pieces for a swarm to pipeline
   }
 }
 
