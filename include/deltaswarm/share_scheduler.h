@@ -29,7 +29,8 @@
 //   is asked only when no other can. A node that is offered a piece and shows no activity for it
 //   (no request, no byte sent) for longer than the stall window loses it to
 //   another node and gets a strike. The stall window is
-//   max(4 x the observed offer-to-request latency, 2 x k x piece / rate):
+//   max(4 x (the observed offer-to-request latency + 4 x its mean deviation),
+//   2 x k x piece / rate):
 //   a holder that is alive and fetching never has its piece handed twice.
 // - Starving nodes: a node that has reported no piece for 4 x the usual
 //   interval between two reports of a node (observed over all nodes) is
@@ -66,7 +67,7 @@ struct ShareSchedulerConfig {
   uint64_t piece_bytes = 0;       // every piece but the last
   uint64_t last_piece_bytes = 0;  // 0: piece_bytes
   double upload_limit = 0;        // the seed's limit in bytes/s; 0: none, the best rate observed counts
-  int max_in_flight = 0;          // a cap on k (0: the number of ready nodes lacking pieces)
+  int max_in_flight = 0;          // a cap on k (0: 4 per ready node, plus 2)
 };
 
 struct ShareSchedulerStats {
@@ -183,6 +184,7 @@ class ShareScheduler {
   int completions_since_resize_ = 0;
   bool slots_idled_ = false;     // since k was last judged, a slot stayed empty
   double request_latency_ = 0;   // EWMA of offer-to-first-request, 0: none observed
+  double request_latency_dev_ = 0;  // EWMA of its deviation from that mean
   double hop_time_ = 0;          // EWMA of placement to the first trade of a piece, 0: none yet
   double have_interval_ = 0;     // EWMA of nodes' mean time between two HAVEs, 0: none yet
   double next_check_;

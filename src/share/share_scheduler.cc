@@ -20,7 +20,7 @@ double Ewma(double average, double sample) {
 
 // Below this share of its reference rate the seed is not saturated; above the
 // second it is. The gap keeps k from flapping on noise.
-constexpr double kUnsaturated = 0.8;
+constexpr double kUnsaturated = 0.9;
 constexpr double kSaturated = 0.95;
 constexpr double kFarBelow = 0.5;
 // Rounds of k completions at saturation before k shrinks by one.
@@ -30,6 +30,8 @@ constexpr double kLatencyMultiple = 4;
 constexpr double kPieceTimeMultiple = 2;
 constexpr double kStarvingMultiple = 4;
 constexpr double kSpreadMultiple = 2;
+// A bound on k: pieces in flight per ready node.
+constexpr int kInFlightPerNode = 4;
 
 }  // namespace
 
@@ -125,7 +127,12 @@ void ShareScheduler::Requested(SharePeer id, int piece, double now) {
   if (it == flights_.end()) return;
   Flight& f = it->second;
   if (!f.requested) {
-    request_latency_ = Ewma(request_latency_, now - f.offered_at);
+    // As TCP's retransmission timer: a mean and a mean deviation, so that a
+    // busy machine's spread of latencies widens the window, not just its mean.
+    const double latency = now - f.offered_at;
+    request_latency_dev_ = request_latency_ == 0 ? latency / 2
+                                                 : Ewma(request_latency_dev_, std::abs(latency - request_latency_));
+    request_latency_ = Ewma(request_latency_, latency);
     --peers_.at(id).unrequested;
     dirty_ = true;
   }
@@ -206,7 +213,8 @@ void ShareScheduler::SampleRate(double now) {
   const double reference = config_.upload_limit > 0 ? config_.upload_limit : best_rate_;
   const bool slots_busy = !slots_idled_;
   slots_idled_ = false;
-  const int max_k = config_.max_in_flight > 0 ? config_.max_in_flight : std::max(2, ready_);
+  // A node may have several pieces in flight (one not yet asked for).
+  const int max_k = config_.max_in_flight > 0 ? config_.max_in_flight : kInFlightPerNode * std::max(1, ready_) + 2;
   if (rate_ < kUnsaturated * reference && slots_busy) {
     // Far below: double (a slow start, as TCP's); near: one more.
     k_ = std::min(rate_ < kFarBelow * reference ? 2 * k_ : k_ + 1, max_k);
@@ -218,7 +226,7 @@ void ShareScheduler::SampleRate(double now) {
 }
 
 double ShareScheduler::StallWindow() const {
-  double window = request_latency_ > 0 ? kLatencyMultiple * request_latency_ : 0;
+  double window = request_latency_ > 0 ? kLatencyMultiple * (request_latency_ + 4 * request_latency_dev_) : 0;
   const double rate = config_.upload_limit > 0 ? config_.upload_limit : rate_;
   if (rate > 0)
     window = std::max(window, kPieceTimeMultiple * k_ * static_cast<double>(config_.piece_bytes) / rate);
