@@ -50,6 +50,7 @@ void AddKeygenCommand(CLI::App& app, Registry& registry);
 void AddNodeCommand(CLI::App& app, Registry& registry);
 void AddGatewayCommand(CLI::App& app, Registry& registry);
 void AddCaCommand(CLI::App& app, Registry& registry);
+void AddSimulateCommand(CLI::App& app, Registry& registry);
 
 // Adds --json and --quiet to a subcommand.
 void AddOutputFlags(CLI::App* sub, Registry& registry);

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   AddNodeCommand(app, registry);
   AddGatewayCommand(app, registry);
   AddCaCommand(app, registry);
+  AddSimulateCommand(app, registry);
 
   try {
     app.parse(argc, argv);
