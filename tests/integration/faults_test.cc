@@ -38,6 +38,20 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// corrupt_peer as an insider gone bad (it holds a certificate of the cluster
+// CA), seeding version 1 with garbage; *endpoint is where it listens.
+ChildProcess StartLiar(Published& p, std::string* endpoint) {
+  const IssuedCertificate& insider = p.certs.node;
+  ChildProcess liar(SpawnProgram(DS_CORRUPT_PEER,
+                                 {"--tls", insider.cert_path, insider.key_path, p.certs.dh(), p.torrent_path(),
+                                  p.bucket_dir + "/m/versions/1", p.tmp / "liar.ready"},
+                                 p.tmp / "liar.out", p.tmp / "liar.err"));
+  *endpoint = WaitForFirstLine(p.tmp / "liar.ready", 15);
+  INFO("corrupt_peer stderr: " << ReadFileText(p.tmp / "liar.err"));
+  REQUIRE(!endpoint->empty());
+  return liar;
+}
+
 
 // Bytes verified so far by a running pull, from its latest "swarm" progress event.
 uint64_t SwarmDone(const std::string& out, uint64_t* total) {
@@ -123,15 +137,8 @@ TEST_CASE("peers sending corrupt data fail the hash check, and no node dies of i
   // that the liar is asked for many (the share seed's case is below).
   std::string seed_endpoint;
   ChildProcess seed = p.StartSeed({"--upload-rate", "8000000", "--no-share"}, &seed_endpoint);
-  // An insider gone bad: it holds a certificate of the cluster CA.
-  const IssuedCertificate& insider = p.certs.node;
-  ChildProcess liar(SpawnProgram(DS_CORRUPT_PEER,
-                                 {"--tls", insider.cert_path, insider.key_path, p.certs.dh(), p.torrent_path(),
-                                  p.bucket_dir + "/m/versions/1", p.tmp / "liar.ready"},
-                                 p.tmp / "liar.out", p.tmp / "liar.err"));
-  const std::string liar_endpoint = WaitForFirstLine(p.tmp / "liar.ready", 15);
-  INFO("corrupt_peer stderr: " << ReadFileText(p.tmp / "liar.err"));
-  REQUIRE(!liar_endpoint.empty());
+  std::string liar_endpoint;
+  ChildProcess liar = StartLiar(p, &liar_endpoint);
 
   // A v2-only torrent made libtorrent 2.0.8 die of SIGSEGV (or corrupt its
   // heap) in 10-50 % of such pulls (hash_picker::hashes_rejected, see
@@ -180,13 +187,8 @@ TEST_CASE("a peer claiming every piece does not hold up the share seed") {
   Published p("", "", 1'000'000);  // 2 MB
   std::string seed_endpoint;
   ChildProcess seed = p.StartSeed({"--upload-rate", "8000000"}, &seed_endpoint);
-  const IssuedCertificate& insider = p.certs.node;
-  ChildProcess liar(SpawnProgram(DS_CORRUPT_PEER,
-                                 {"--tls", insider.cert_path, insider.key_path, p.certs.dh(), p.torrent_path(),
-                                  p.bucket_dir + "/m/versions/1", p.tmp / "liar.ready"},
-                                 p.tmp / "liar.out", p.tmp / "liar.err"));
-  const std::string liar_endpoint = WaitForFirstLine(p.tmp / "liar.ready", 15);
-  REQUIRE(!liar_endpoint.empty());
+  std::string liar_endpoint;
+  ChildProcess liar = StartLiar(p, &liar_endpoint);
   // The liar claims every piece (HAVE_ALL) and serves garbage. A share seed
   // that took such a claim as placement sent nothing until a 5 s stall rule
   // fired (a 13-piece pull took 23.4 s instead of 0.6 s); claims now count
