@@ -52,19 +52,6 @@ ChildProcess StartLiar(Published& p, std::string* endpoint) {
   return liar;
 }
 
-
-// Bytes verified so far by a running pull, from its latest "swarm" progress event.
-uint64_t SwarmDone(const std::string& out, uint64_t* total) {
-  uint64_t done = 0;
-  for (const auto& j : JsonLines(out)) {
-    if (j.value("event", "") == "progress" && j.value("phase", "") == "swarm") {
-      done = j.value("done_bytes", uint64_t{0});
-      *total = j.value("total_bytes", uint64_t{0});
-    }
-  }
-  return done;
-}
-
 }  // namespace
 
 TEST_CASE("a node SIGKILLed mid-download: the others finish, and it resumes from its verified pieces") {
@@ -92,7 +79,7 @@ TEST_CASE("a node SIGKILLed mid-download: the others finish, and it resumes from
   const auto start = Clock::now();
   uint64_t done = 0, total = 0;
   while (SecondsSince(start) < 30) {
-    done = SwarmDone(ReadFileText(p.tmp / "victim.out"), &total);
+    done = LastProgress(ReadFileText(p.tmp / "victim.out"), "swarm", &total);
     if (total > 0 && done >= total / 10 * 6) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -8,12 +8,11 @@
 
 #include <chrono>
 #include <filesystem>
-#include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "json_lines.h"
 #include "published_version.h"
 #include "test_util.h"
 
@@ -27,28 +26,11 @@ constexpr int kNodes = 32;
 constexpr int kRate = 2'000'000;  // bytes/s, every process
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Whether a pull's --json stdout so far shows its swarm download complete
-// (a "swarm" progress event with done == total).
+// Whether a pull's --json stdout so far shows its swarm download complete.
 bool SwarmDone(const std::string& stdout_path) {
-  std::istringstream lines(ReadFileText(stdout_path));
-  for (std::string line; std::getline(lines, line);) {
-    auto ev = nlohmann::json::parse(line, nullptr, false);
-    if (!ev.is_object() || ev.value("phase", "") != "swarm") continue;
-    const uint64_t total = ev.value("total_bytes", uint64_t{0});
-    if (total > 0 && ev.value("done_bytes", uint64_t{0}) >= total) return true;
-  }
-  return false;
-}
-
-// The seed's last "upload" event: payload uploaded so far.
-uint64_t SeedUploaded(const std::string& stdout_path) {
-  uint64_t uploaded = 0;
-  std::istringstream lines(ReadFileText(stdout_path));
-  for (std::string line; std::getline(lines, line);) {
-    auto ev = nlohmann::json::parse(line, nullptr, false);
-    if (ev.is_object() && ev.value("phase", "") == "upload") uploaded = ev.value("done_bytes", uint64_t{0});
-  }
-  return uploaded;
+  uint64_t total = 0;
+  const uint64_t done = LastProgress(ReadFileText(stdout_path), "swarm", &total);
+  return total > 0 && done >= total;
 }
 
 }  // namespace
@@ -99,7 +81,7 @@ TEST_CASE("32 nodes at 2 MB/s finish within 1.5x the fluid bound, the seed sendi
     nodes[i].Stop();
   }
   seed.Stop();
-  const double seed_x = static_cast<double>(SeedUploaded(p.tmp / "seed.out")) / F;
+  const double seed_x = static_cast<double>(LastProgress(ReadFileText(p.tmp / "seed.out"), "upload")) / F;
   MESSAGE(kNodes << " nodes x " << F / 1e6 << " MB at " << kRate / 1e6 << " MB/s: T = " << T << " s, bound " << bound
                  << " s, T/bound " << T / bound << ", seed upload " << seed_x << " F");
   for (int i = 0; i < kNodes; ++i) {
