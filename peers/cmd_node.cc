@@ -57,7 +57,10 @@ void AddNodeCommand(CLI::App& app, Registry& registry) {
   c.Bind("--download-rate", &NodeOptions::download_rate, "download_rate", "Swarm download limit, bytes/s (0: none)");
   BindSwarmThreadFlags(c);
   c.Bind("--on-update", &NodeOptions::on_update, "on_update",
-         "Shell command after each switch (env DELTASWARM_VERSION, DELTASWARM_CHECKPOINT)");
+         "Shell command after each switch (env DELTASWARM_VERSION, DELTASWARM_CHECKPOINT), in its own process group");
+  c.Bind("--hook-timeout", &NodeOptions::hook_timeout_s, "hook_timeout_s",
+         "Seconds --on-update may run; then its process group gets SIGTERM, SIGKILL at most 1 s later, "
+         "and a warning (0: no limit)");
   c.Bind("-j,--threads", &NodeOptions::threads, "threads", "Worker threads (0: all cores)");
   BindTlsFlags(c, &NodeOptions::tls);
   sub->add_option("--ready-file", a->ready_file, "Write the ip:port peers can reach this node at, once serving");

@@ -1,4 +1,5 @@
 // deltaswarm publish [--config publisher.yaml] --bucket URL --model NAME --key KEY CHECKPOINT [--seed]
+// deltaswarm publish [--config publisher.yaml] --bucket URL --model NAME --key KEY --refresh-latest
 // Every config key has a flag; flags win. The --seed settings are flags only.
 #include <chrono>
 #include <condition_variable>
@@ -7,11 +8,13 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "command.h"
 #include "config_flags.h"
 #include "deltaswarm/roles.h"
+#include "deltaswarm/utc_time.h"
 #include "progress_reporter.h"
 #include "stop_signal.h"
 #include "swarm_thread_flags.h"
@@ -25,6 +28,7 @@ struct PublishArgs {
   ConfigFlags<PublishOptions> config;
   // --seed: serve the published version's artifacts afterwards.
   bool seed = false;
+  bool refresh_latest = false;
   SeedOptions seed_options;
   std::string ready_file;
   double seed_duration_s = 0;
@@ -37,10 +41,9 @@ struct PublishArgs {
 class PublishedSeed {
  public:
   ~PublishedSeed() {
-    if (thread_.joinable()) {
-      RequestStop();
-      thread_.join();
-    }
+    if (thread_.joinable() || refresher_.joinable()) RequestStop();
+    if (thread_.joinable()) thread_.join();
+    if (refresher_.joinable()) refresher_.join();
   }
 
   // Starts serving version; returns once it serves (Ok) or has failed.
@@ -83,9 +86,32 @@ class PublishedSeed {
     return endpoint_.empty() ? status_ : Status::Ok();
   }
 
+  // Until the seed stops, re-signs the bucket's latest statement at half its
+  // validity, so that nodes never see it stale while the publisher runs.
+  void KeepLatestFresh(const PublishOptions& o, const OutputOptions& output) {
+    refresher_ = std::thread([this, o, output] {
+      const StopSignal& stop = InstallStopSignals();
+      while (!stop.WaitFor(o.latest_valid_s / 2)) {
+        {
+          std::lock_guard lock(mu_);
+          if (done_) return;
+        }
+        Result<LatestStatement> s = RefreshLatest(o);
+        std::lock_guard lock(mu_);  // one writer of stdout/stderr lines at a time
+        if (!s.ok()) std::cerr << "warning: re-signing refs/latest: " << s.status().message() << std::endl;
+        else if (output.json)
+          std::cout << nlohmann::json{{"event", "latest_signed"}, {"command", "publish"}, {"version", s->version},
+                                      {"expires", FormatUtc(s->expires)}}
+                           .dump()
+                    << std::endl;
+      }
+    });
+  }
+
   // Waits until the seed stops; the endpoint it served on.
   Result<std::string> Wait() {
     thread_.join();
+    if (refresher_.joinable()) refresher_.join();
     std::lock_guard lock(mu_);
     if (!status_.ok()) return status_;
     return endpoint_;
@@ -93,6 +119,7 @@ class PublishedSeed {
 
  private:
   std::thread thread_;
+  std::thread refresher_;
   std::mutex mu_;
   std::condition_variable changed_;
   bool done_ = false;
@@ -143,6 +170,10 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
                "The cluster CA certificate (PEM): the torrents become TLS torrents only its certificate holders join");
   c.Bind("--tls-crl", &PublishOptions::tls_crl, "tls_crl",
          "The CA's revocation list (PEM, CA_DIR/crl.pem) each torrent carries (needs --tls-ca)");
+  c.Bind("--latest-valid", &PublishOptions::latest_valid_s, "latest_valid_s",
+         "Seconds the signed refs/latest stays fresh; nodes warn (stale_latest) after. --seed re-signs at half");
+  sub->add_flag("--refresh-latest", args->refresh_latest,
+                "Only re-sign the bucket's refs/latest (same version, fresh expiry), e.g. from cron; no CHECKPOINT");
   sub->add_flag("--seed", args->seed, "After publishing, seed the new version's chunks until SIGTERM or SIGINT");
   sub->add_option("--listen", args->seed_options.listen, "With --seed: TCP address ip:port (default 0.0.0.0:0)");
   sub->add_option("--peer", args->seed_options.peers, "With --seed: peer ip:port to connect to; repeatable");
@@ -156,8 +187,20 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
   sub->callback([args, &registry] {
     registry.chosen = "publish";
     registry.body = [args, &registry](ProgressFn progress) -> Result<CommandOutput> {
-      DS_ASSIGN_OR_RETURN(PublishOptions o, args->config.Resolve());
+      std::set<std::string> waived;
+      if (args->refresh_latest) waived.insert("checkpoint");
+      DS_ASSIGN_OR_RETURN(PublishOptions o, args->config.Resolve(waived));
       if (o.state.empty()) o.state = DefaultState(o.model);
+      if (args->refresh_latest) {
+        if (!o.checkpoint.empty() || args->seed)
+          return InvalidArgument("--refresh-latest only re-signs refs/latest: give no CHECKPOINT and no --seed");
+        DS_ASSIGN_OR_RETURN(LatestStatement s, RefreshLatest(o));
+        CommandOutput out;
+        out.result = {{"model", o.model}, {"version", s.version}, {"issued", FormatUtc(s.issued)}, {"expires", FormatUtc(s.expires)}};
+        out.text = o.model + ": refs/latest re-signed for version " + std::to_string(s.version) + ", fresh until " +
+                   FormatUtc(s.expires) + "\n";
+        return out;
+      }
       o.keep_chunks = args->seed;
       if (args->seed) WarnIfOpenSwarm(o.tls, "publish --seed");
       if (args->seed && !o.tls.ca.empty() && !o.tls.has_certificate())
@@ -190,6 +233,7 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
         // The publish is done and live (the seed serves already); say so
         // before seeding for hours.
         if (!registry.output.json && !registry.output.quiet) std::cout << out.text << std::flush;
+        seed.KeepLatestFresh(o, registry.output);
         DS_ASSIGN_OR_RETURN(std::string endpoint, seed.Wait());
         out.result["endpoint"] = endpoint;
         out.text = "stopped seeding " + o.model + " version " + std::to_string(r.version) + "\n";

@@ -3,6 +3,8 @@
 // --dest, --listen, --peer, --fallback-after and --linger after the file).
 #include "command.h"
 #include "config_flags.h"
+#include <iostream>
+
 #include "deltaswarm/roles.h"
 #include "progress_reporter.h"
 #include "stop_signal.h"
@@ -22,6 +24,8 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
   c->Bind("--version", &PullOptions::version, "version",
           "Pull this version, even if older than the held one (0: latest)");
   c->Bind("--keep", &PullOptions::keep, "keep", "Versions kept in DIR");
+  c->BindSwitch("--require-fresh", &PullOptions::require_fresh, "require_fresh",
+                "Fail (exit 6) instead of warning when the signed refs/latest has expired");
   c->Bind("-j,--threads", &PullOptions::threads, "threads", "Worker threads (0: all cores)");
   c->Bind("--peer", &PullOptions::peers, "peers",
           "Swarm peer ip:port (repeatable; a few suffice, PEX finds the rest): chunks then come from peers");
@@ -60,7 +64,9 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
                     {"target_bytes", r.target_bytes},
                     {"steps", r.steps},
                     {"note", r.note},
+                    {"stale_latest", r.stale_latest},
                     {"current", o.dest + "/current"}};
+      if (!r.stale_latest.empty()) std::cerr << "warning: " << r.stale_latest << std::endl;
       if (!r.note.empty()) out.text += "note: " + r.note + "\n";
       if (!r.changed) {
         out.text += o.dest + ": at version " + std::to_string(r.to_version) + " already\n";

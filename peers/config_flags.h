@@ -87,9 +87,11 @@ class ConfigFlags {
   // The options: Options{}, then the --config file (if given), then the
   // flags given. Errors: the file's (with its line), a required key given
   // nowhere, a flag value out of the key's range.
-  Result<Options> Resolve() const {
+  // waived: required keys this run does without (publish --refresh-latest
+  // needs no checkpoint).
+  Result<Options> Resolve(const std::set<std::string>& waived = {}) const {
     DS_RETURN_IF_ERROR(CheckEveryKeyHasAFlag());
-    std::set<std::string> given;
+    std::set<std::string> given = waived;
     for (const auto& o : overrides_)
       if (o.option->count() > 0) given.insert(o.key);
     Options options;

@@ -56,7 +56,7 @@ stop_nginx() {
 }
 cleanup() {
   stop_nginx
-  rm -rf "$RUN" "$BUCKET" "$WORK"/state "$WORK"/state.v1 "$WORK"/node "$WORK"/curl "$WORK"/local_keyframe \
+  rm -rf "$RUN" "$BUCKET" "$WORK"/state "$WORK"/state.v1 "$WORK"/latest.v1 "$WORK"/node "$WORK"/curl "$WORK"/local_keyframe \
          "$WORK"/applied "$WORK"/delta "$WORK"/key "$WORK"/key.pub
 }
 trap cleanup EXIT
@@ -170,6 +170,7 @@ echo "bench_bucket: $(nproc) cores, runs=$RUNS, workdir $WORK, nginx pid $NGINX_
 "$DS" publish --bucket "$URL" --model "$MODEL" --key "$WORK/key" --state "$WORK/state" --keyframe-every 10 "$V0" -q
 [ -f "$MDIR/versions/1/keyframe/index.dsi" ] || { echo "bench_bucket: no keyframe at $MDIR/versions/1/keyframe" >&2; exit 1; }
 cp -a "$WORK/state" "$WORK/state.v1"
+cp "$MDIR/refs/latest" "$WORK/latest.v1"  # the signed statement naming version 1
 cp -a "$MDIR/versions/1/keyframe" "$WORK/local_keyframe"
 KF_BYTES=$(size_of "$MDIR/versions/1/keyframe")
 mapfile -t KF_OBJECTS < <(cd "$MDIR/versions/1/keyframe" && ls)
@@ -202,12 +203,12 @@ PULL_PHASES=$(awk '$1 != "total" {printf "%s %s-%s  ", $1, $2, $3}' "$RUN/pull.p
 publishes=() diffs=() uploads=()
 for _ in $(seq "$RUNS"); do
   rm -rf "$MDIR/versions/2" "$WORK/state"
-  printf '1\n' >"$MDIR/refs/latest"
+  cp "$WORK/latest.v1" "$MDIR/refs/latest"
   cp -a "$WORK/state.v1" "$WORK/state"
   stamped publish "$DS" publish --bucket "$URL" --model "$MODEL" --key "$WORK/key" --state "$WORK/state" \
     --keyframe-every 10 "$V1" --json
   publishes+=("$T")
-  [ "$(cat "$MDIR/refs/latest")" = 2 ] || { echo "bench_bucket: publish did not make version 2" >&2; exit 1; }
+  [ "$(sed -n 's/.*"version":\([0-9]*\).*/\1/p' "$MDIR/refs/latest")" = 2 ] || { echo "bench_bucket: publish did not make version 2" >&2; exit 1; }
   rm -rf "$WORK/delta"
   timed "$DS" diff "$V0" "$V1" -o "$WORK/delta" -q; diffs+=("$T")
   mapfile -t D_OBJECTS < <(cd "$WORK/delta" && ls chunk-* && echo index.dsi)

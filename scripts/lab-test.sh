@@ -366,7 +366,9 @@ measure() {
   local run=$1 id=$2 ckpt=$3 factor=$4 tx0 tx1 up0 up1 t0 t1 served reqs link chunk meta bound
   tx0=$(tx_bytes "$HUB_NS" eth0) up0=$(tx_bytes "$GW_NS" wan0)
   publish "$ckpt"
-  [ "$(cat "$BUCKET/$MODEL/refs/latest")" = "$id" ] || fail "publish made version $(cat "$BUCKET/$MODEL/refs/latest"), expected $id"
+  local made
+  made=$(sed -n 's/.*"version":\([0-9]*\).*/\1/p' "$BUCKET/$MODEL/refs/latest")  # the signed statement's version
+  [ "$made" = "$id" ] || fail "publish made version $made, expected $id"
   # the version exists from the moment refs/latest names it (publish still tidies its state after that)
   t0=$(stat -c %.9Y "$BUCKET/$MODEL/refs/latest")
   wait_applied "$run" "$id"

@@ -209,6 +209,10 @@ void ChildProcess::Stop() {
   (void)Wait(grace_s_);  // kills and reaps after grace_s
 }
 
+void WriteText(const std::string& path, const std::string& text) {
+  WriteBytes(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
 std::string ReadFileText(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;

@@ -36,6 +36,7 @@ void WriteSafetensors(const std::string& path, const std::vector<TestTensor>& te
                       const std::string& metadata_json = "");
 void WriteBytes(const std::string& path, const std::vector<uint8_t>& data);
 std::vector<uint8_t> ReadBytes(const std::string& path);
+void WriteText(const std::string& path, const std::string& text);
 // Deterministic pseudo-random bytes.
 std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed);
 

@@ -40,6 +40,11 @@ class Bucket {
   // new one (a temporary name, then rename or MOVE).
   virtual Status Put(const std::string& key, std::span<const std::byte> data) = 0;
   virtual Status PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) = 0;
+  // As Put and PutFile, but only if key is absent: kAlreadyExists when it is
+  // there, also when another writer created it first. A version's objects are
+  // written this way, so that nothing published is ever replaced.
+  virtual Status Create(const std::string& key, std::span<const std::byte> data) = 0;
+  virtual Status CreateFile(const std::string& key, const std::string& path, const ProgressFn& progress) = 0;
   // Removes key, or every key below it if key ends in '/'; absence is not an error.
   virtual Status Delete(const std::string& key) = 0;
   // Names directly below prefix (which ends in '/'): objects by name,

@@ -56,7 +56,7 @@ struct GatewayOptions {
 
 // What a running gateway reports as it goes.
 struct GatewayEvent {
-  std::string type;      // "ready", "mirrored", "removed", "sync_failed", "warning"
+  std::string type;      // "ready", "mirrored", "removed", "sync_failed", "stale_latest", "warning"
   uint64_t version = 0;  // the version concerned, if any
   std::string message;   // one line for people
   uint64_t upstream_bytes = 0;  // for "mirrored": payload fetched for it (bucket and swarm)

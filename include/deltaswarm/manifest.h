@@ -15,6 +15,10 @@
 namespace deltaswarm {
 
 constexpr uint32_t kManifestVersion = 1;
+// The largest manifest read or signed. A 4 TB keyframe in 32 MiB chunks
+// (125,000 chunks) is about 15 MB; the cap bounds what a hostile bucket can
+// make a reader hold before the signature is checked.
+constexpr uint64_t kMaxManifestBytes = 32ull << 20;
 
 struct ManifestFile {  // one file of the target checkpoint
   std::string path;    // relative path, as published

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "deltaswarm/delta.h"
+#include "deltaswarm/latest.h"
 #include "deltaswarm/progress.h"
 #include "deltaswarm/status.h"
 #include "deltaswarm/stop_signal.h"
@@ -39,6 +40,10 @@ struct PublishOptions {
   // HTTPS bucket client.
   TlsIdentity tls;
   std::string tls_crl;
+  // How long a signed latest statement stays fresh: nodes warn about an
+  // older one (stale_latest). publish --seed re-signs it at half this, and
+  // so should a cron job (publish --refresh-latest) for a publisher that exits.
+  double latest_valid_s = 86400;
 };
 
 struct PublishReport {
@@ -53,15 +58,30 @@ struct PublishReport {
 // Publishes checkpoint as the next version: a delta against the previous
 // version (held in the state store, fetched from the bucket if missing), a
 // keyframe for the first and every K-th version, the signed manifest, then
-// refs/latest. A publish killed halfway leaves refs/latest where it was.
+// the signed latest statement. A publish killed halfway leaves refs/latest
+// where it was; its re-run removes unsigned leftovers, or makes a complete
+// stopped version live and publishes on top of it. A checkpoint whose files
+// are the live version's publishes nothing (report.version is that version):
+// publishing is idempotent. Refuses (kMismatch) when refs/latest is older than the
+// state store's version or the two differ, and (kAlreadyExists) while
+// another publisher holds the bucket's lock.
 Result<PublishReport> Publish(const PublishOptions& options, const ProgressFn& progress);
+
+// Re-signs the bucket's latest statement (same version, issued now, valid
+// for options.latest_valid_s), under the publisher lock; the statement
+// written. A rewound one is put back to the state store's version when the
+// bucket holds that version as published (else kMismatch).
+Result<LatestStatement> RefreshLatest(const PublishOptions& options);
 
 struct PullOptions {
   std::string bucket;
   std::string model;
   std::string dest;                 // the node's local store
   std::vector<std::string> trust;   // public keys (PEM) whose manifests are trusted
-  uint64_t version = 0;             // 0: follow refs/latest (never backwards)
+  uint64_t version = 0;             // 0: follow the signed refs/latest (never backwards)
+  // Refuse (kMismatch) to follow a latest statement past its expiry instead
+  // of warning (PullReport::stale_latest).
+  bool require_fresh = false;
   uint64_t keep = 3;                // versions kept in the store
   unsigned threads = 0;
   // Swarm: with peers ("ip:port", a bounded list; PEX finds the rest) the
@@ -93,6 +113,7 @@ struct PullReport {
   uint64_t swarm_bytes = 0;        // payload received from peers (and web seeds) over the swarm
   int hash_failures = 0;           // swarm pieces that failed their hash check (and were fetched again)
   std::string note;                // e.g. why refs/latest was ignored, or a repair
+  std::string stale_latest;        // why the latest statement is not fresh (expired); empty if it is
 };
 
 // Brings dest to the wanted version by the cheapest path in bytes (the chain
@@ -156,6 +177,9 @@ struct NodeOptions {
   int aio_threads = kDefaultAioThreads;  // the swarm session's disk threads (SwarmOptions)
   int hashing_threads = kDefaultHashingThreads;
   std::string on_update;            // run by /bin/sh -c after each switch (may be empty)
+  // Seconds on_update may run before its process group is killed (a
+  // warning; the node goes on); 0: no limit.
+  double hook_timeout_s = 300;
   unsigned threads = 0;
   double swarm_timeout_s = 3600;    // one version's swarm download, before it is retried
   SwarmProgressFn on_swarm_progress;  // as in PullOptions (may be empty)
@@ -164,7 +188,8 @@ struct NodeOptions {
 
 // What a running node reports as it goes.
 struct NodeEvent {
-  std::string type;      // "ready", "seeding", "pulled", "pull_failed", "on_update", "on_update_failed", "warning"
+  // "ready", "seeding", "pulled", "pull_failed", "stale_latest", "on_update", "on_update_failed", "warning"
+  std::string type;
   uint64_t version = 0;  // the version concerned, if any
   std::string message;   // one line for people
   PullReport pull;       // for "pulled"
@@ -180,9 +205,11 @@ struct NodeReport {
 };
 
 // Runs a node until stop is requested: re-seeds the kept chunks of the
-// versions it holds, then polls refs/latest every poll_interval_s, pulls each
-// new version through one swarm session (verified as Pull does), switches
-// current, runs on_update (a failure is reported, not fatal) and keeps seeding
+// versions it holds, then polls the signed refs/latest every poll_interval_s,
+// pulls each new version through one swarm session (verified as Pull does),
+// switches current, runs on_update in a process group of its own (a failure
+// is reported, not fatal; the group is killed past hook_timeout_s or on a
+// stop) and keeps seeding
 // the chunks of the newest seed_versions versions. Failed pulls are reported
 // and retried at the next poll. Returns within about a second of a stop
 // (every wait wakes at once; an apply in progress finishes first).

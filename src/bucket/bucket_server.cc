@@ -7,19 +7,29 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <filesystem>
+#include <cstring>
 #include <thread>
 #include <type_traits>
 
 #include "bucket/bucket_key.h"
+#include "bucket/connection_limits.h"
+#include "bucket/open_beneath.h"
 
 namespace deltaswarm {
 
@@ -31,8 +41,15 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// A client that stalls longer than this mid-request or mid-response is dropped.
-constexpr auto kIdleTimeout = std::chrono::seconds(30);
+// After accept fails for lack of descriptors, the wait before the next try:
+// doubling from the first to the last while failures go on.
+constexpr auto kFirstAcceptBackoff = std::chrono::milliseconds(50);
+constexpr auto kLastAcceptBackoff = std::chrono::milliseconds(1000);
+// Pending connections closed per descriptor shortage, at most: a bound on
+// the work one wakeup does, not a limit a flood can use.
+constexpr int kMaxShedPerShortage = 4096;
+// What one read asks of the socket while waiting for a request's first byte.
+constexpr size_t kFirstReadSize = 4096;
 // The close_notify exchange at the end of a TLS connection; a peer that does
 // not answer is simply disconnected.
 constexpr auto kTlsShutdownTimeout = std::chrono::seconds(2);
@@ -59,9 +76,18 @@ Result<tcp::endpoint> ParseListen(const std::string& listen) {
   return tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
+// What every session of one server shares; it outlives them (BucketServer::Impl).
+struct SessionSettings {
+  std::string root;
+  std::chrono::milliseconds handshake_timeout{0};
+  std::chrono::milliseconds header_timeout{0};
+  std::chrono::milliseconds idle_timeout{0};
+};
+
 // One keep-alive connection, plain (PlainStream) or TLS (TlsStream):
 // handshake (TLS), then read a request, answer it, repeat. The connection
-// closes when the last handler holding the session is gone.
+// closes, and gives back its slot, when the last handler holding the session
+// is gone.
 template <typename Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
@@ -69,28 +95,54 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   // stream_args: the accepted socket, and for TLS the server's ssl::context.
   template <typename... StreamArgs>
-  Session(const std::string& root, std::chrono::milliseconds handshake_timeout, StreamArgs&&... stream_args)
-      : stream_(std::forward<StreamArgs>(stream_args)...), root_(root), handshake_timeout_(handshake_timeout) {}
+  Session(const SessionSettings& settings, ConnectionLimiter::Slot slot, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...), settings_(settings), slot_(std::move(slot)) {}
 
   void Start() {
     if constexpr (kTls) {
       // Bounded, so a client that connects and never speaks TLS (or stalls
       // half-way) holds nothing for long.
-      beast::get_lowest_layer(stream_).expires_after(handshake_timeout_);
+      beast::get_lowest_layer(stream_).expires_after(settings_.handshake_timeout);
       stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
         // No certificate, one from another CA, a revoked one, not TLS at
         // all, or too slow: only this connection ends.
-        if (!ec) self->Read();
+        if (!ec) self->ReadFirst();
       });
     } else {
-      Read();
+      ReadFirst();
     }
   }
 
  private:
-  void Read() {
+  // A new connection has header_timeout, in all, to deliver its first
+  // request's header: connecting and saying nothing (or a byte at a time)
+  // holds a slot no longer than that.
+  void ReadFirst() {
+    beast::get_lowest_layer(stream_).expires_after(settings_.header_timeout);
+    ReadRequest();
+  }
+
+  // Between requests a keep-alive client may stay silent for idle_timeout;
+  // once it starts a request, the header must follow within header_timeout.
+  void ReadNext() {
+    if (buffer_.size() > 0) {  // pipelined: the next request has begun already
+      beast::get_lowest_layer(stream_).expires_after(settings_.header_timeout);
+      return ReadRequest();
+    }
+    beast::get_lowest_layer(stream_).expires_after(settings_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kFirstReadSize),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec == asio::error::eof) return self->Close();
+                              if (ec) return;  // idle too long, or reset: the connection just ends
+                              self->buffer_.commit(n);
+                              beast::get_lowest_layer(self->stream_).expires_after(self->settings_.header_timeout);
+                              self->ReadRequest();
+                            });
+  }
+
+  // Reads one request under the deadline already set.
+  void ReadRequest() {
     request_ = {};
-    beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
     http::async_read(stream_, buffer_, request_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
@@ -122,15 +174,22 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     std::string key = target.empty() ? "" : target.substr(1);
     // Keys are plain names; anything escaping the root, a prefix or a
     // writer's temporary file is simply not there.
-    std::error_code fs_ec;
-    const std::string path = root_ + "/" + key;
     if (target.empty() || target.front() != '/' || IsPrefix(key) || !CheckKey(key).ok() ||
-        key.find(".tmp-") != std::string::npos || !std::filesystem::is_regular_file(path, fs_ec))
+        key.find(".tmp-") != std::string::npos)
       return SendText(http::status::not_found, "not found\n");
+    // Only a regular file reached without any symbolic link: a link in the
+    // mirror (to /etc/passwd, or to another object) is not there either.
+    Result<int> fd = OpenRegularFileBeneath(settings_.root, key);
+    if (!fd.ok() && fd.status().code() == Code::kNotFound) return SendText(http::status::not_found, "not found\n");
+    // Out of descriptors, say: the object may well be there, so the client
+    // is told to retry rather than that it is gone.
+    if (!fd.ok()) return SendText(http::status::service_unavailable, "try again\n");
+    beast::file file;
+    file.native_handle(*fd);  // owns it from here
     http::file_body::value_type body;
     beast::error_code ec;
-    body.open(path.c_str(), beast::file_mode::scan, ec);
-    if (ec) return SendText(http::status::not_found, "not found\n");
+    body.reset(std::move(file), ec);
+    if (ec) return SendText(http::status::service_unavailable, "try again\n");
     const uint64_t size = body.size();
     if (head) {
       auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, request_.version());
@@ -160,20 +219,46 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   template <typename Response>
   void Send(const std::shared_ptr<Response>& res) {
-    beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
+    // A client that stops reading its response holds the slot no longer.
+    beast::get_lowest_layer(stream_).expires_after(settings_.idle_timeout);
     http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec) return;
       if (!res->keep_alive()) return self->Close();
-      self->Read();
+      self->ReadNext();
     });
   }
 
   Stream stream_;
   beast::flat_buffer buffer_;
   http::request<http::empty_body> request_;
-  const std::string& root_;
-  std::chrono::milliseconds handshake_timeout_;
+  const SessionSettings& settings_;
+  ConnectionLimiter::Slot slot_;
 };
+
+// A client address as the per-address cap counts it: an IPv4 client of a
+// dual-stack listener counts as its IPv4 address.
+std::string ClientAddress(const tcp::endpoint& remote) {
+  asio::ip::address address = remote.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  return address.to_string();
+}
+
+Status CheckLimits(const BucketServerLimits& limits, std::chrono::milliseconds handshake_timeout) {
+  if (limits.max_connections < 1 || limits.max_connections_per_address < 1)
+    return InvalidArgument("metadata server: max_connections and max_connections_per_address must be at least 1");
+  const auto ms = std::chrono::milliseconds(1);
+  if (limits.header_timeout < ms || limits.idle_timeout < ms || handshake_timeout < ms)
+    return InvalidArgument("metadata server: handshake, header and idle timeouts must be at least 1 ms");
+  return Status::Ok();
+}
+
+// The soft RLIMIT_NOFILE, 0 if unknown.
+uint64_t DescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  return static_cast<uint64_t>(limit.rlim_cur);
+}
 
 struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
@@ -275,42 +360,102 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const BucketServerTls& tls)
 }  // namespace
 
 struct BucketServer::Impl {
-  std::string root;
   std::string host;
   int port = 0;
-  std::chrono::milliseconds handshake_timeout{0};
-  // Null: plain HTTP. Declared before io so that it outlives the sessions
-  // the io_context's pending handlers hold.
+  // Both declared before io, so they outlive the sessions the io_context's
+  // pending handlers hold (they refer to the settings and give their slots back).
+  SessionSettings settings;
+  std::unique_ptr<ConnectionLimiter> limiter;
+  // Null: plain HTTP. Declared before io for the same reason.
   std::unique_ptr<ssl::context> tls;
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  asio::steady_timer accept_backoff_timer{io};
+  std::chrono::milliseconds accept_backoff{0};
+  // /dev/null, held so that one descriptor can be freed when there are none
+  // left: see ShedPending. -1 while it is lent out (or could not be had back).
+  int reserve_fd = -1;
   std::thread thread;
 
+  ~Impl() {
+    if (reserve_fd >= 0) ::close(reserve_fd);
+  }
+
+  // Everything below runs on the one thread that runs io, so the limiter
+  // and the backoff need no lock.
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (!acceptor.is_open()) return;
-      if (!ec && tls) {
-        // Asio throws when OpenSSL cannot create the connection's SSL object
-        // (out of memory): that connection is dropped, the server goes on.
-        try {
-          std::make_shared<Session<TlsStream>>(root, handshake_timeout, std::move(socket), *tls)->Start();
-        } catch (const boost::system::system_error&) {
-          ERR_clear_error();
-        }
-      } else if (!ec) {
-        std::make_shared<Session<PlainStream>>(root, handshake_timeout, std::move(socket))->Start();
-      }
+      if (ec) return AcceptFailed(ec);
+      accept_backoff = std::chrono::milliseconds(0);
+      Admit(std::move(socket));
       Accept();
     });
+  }
+
+  // Re-arming at once after a failure that repeats (no descriptors, no
+  // memory) spins: the pending connection stays queued and wakes the loop
+  // again at once. So every failure waits first, longer while they go on.
+  void AcceptFailed(const beast::error_code& ec) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE) ShedPending();
+    accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(kFirstAcceptBackoff),
+                                std::chrono::milliseconds(kLastAcceptBackoff));
+    accept_backoff_timer.expires_after(accept_backoff);
+    accept_backoff_timer.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && acceptor.is_open()) Accept();
+    });
+  }
+
+  // The descriptor table is full: lend the reserve descriptor to accept, and
+  // at once close, what is queued (libuv's EMFILE trick), so those clients
+  // hear "closed" now instead of waiting in a queue that cannot drain, then
+  // take the reserve back. The listening socket is non-blocking (Start), so
+  // an empty queue ends the loop with EAGAIN.
+  void ShedPending() {
+    if (reserve_fd < 0) reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // lost earlier: try again
+    if (reserve_fd < 0) return;
+    ::close(reserve_fd);
+    for (int i = 0; i < kMaxShedPerShortage; ++i) {
+      const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0 && errno == EINTR) continue;
+      if (fd < 0) break;  // EAGAIN (drained), or the freed descriptor went elsewhere
+      ::close(fd);
+    }
+    reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+
+  // Over a cap the connection is closed at once (the socket goes with this
+  // scope): no byte read, no handshake, no descriptor kept.
+  void Admit(tcp::socket socket) {
+    beast::error_code ec;
+    const tcp::endpoint remote = socket.remote_endpoint(ec);
+    if (ec) return;  // already reset by the peer
+    ConnectionLimiter::Slot slot = limiter->TryAcquire(ClientAddress(remote));
+    if (!slot.held()) return;
+    if (tls) {
+      // Asio throws when OpenSSL cannot create the connection's SSL object
+      // (out of memory): that connection is dropped, the server goes on.
+      try {
+        std::make_shared<Session<TlsStream>>(settings, std::move(slot), std::move(socket), *tls)->Start();
+      } catch (const boost::system::system_error&) {
+        ERR_clear_error();
+      }
+    } else {
+      std::make_shared<Session<PlainStream>>(settings, std::move(slot), std::move(socket))->Start();
+    }
   }
 };
 
 Result<std::unique_ptr<BucketServer>> BucketServer::Start(const std::string& root, const std::string& listen,
-                                                         const BucketServerTls& tls) {
+                                                         const BucketServerTls& tls,
+                                                         const BucketServerLimits& limits) {
   DS_ASSIGN_OR_RETURN(tcp::endpoint endpoint, ParseListen(listen));
+  DS_RETURN_IF_ERROR(CheckLimits(limits, tls.handshake_timeout));
   auto impl = std::make_unique<Impl>();
-  impl->root = root;
-  impl->handshake_timeout = tls.handshake_timeout;
+  impl->settings = SessionSettings{root, tls.handshake_timeout, limits.header_timeout, limits.idle_timeout};
+  impl->limiter = std::make_unique<ConnectionLimiter>(
+      EffectiveCaps(limits.max_connections, limits.max_connections_per_address, DescriptorLimit()));
   if (tls.identity.has_certificate()) {
     DS_ASSIGN_OR_RETURN(impl->tls, MakeTlsContext(tls));
   } else if (tls.require_client_cert || !tls.crl.empty()) {
@@ -322,7 +467,13 @@ Result<std::unique_ptr<BucketServer>> BucketServer::Start(const std::string& roo
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  // ShedPending accepts by hand and must meet EAGAIN, not block, on an empty queue.
+  if (!ec) impl->acceptor.non_blocking(true, ec);
   if (ec) return IoError("metadata server: cannot listen on " + listen + ": " + ec.message());
+  impl->reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (impl->reserve_fd < 0)
+    return IoError(std::string("metadata server: cannot open /dev/null (its reserve descriptor): ") +
+                   std::strerror(errno));
   impl->port = impl->acceptor.local_endpoint().port();
   impl->Accept();
   Impl* raw = impl.get();
@@ -344,6 +495,10 @@ BucketServer::~BucketServer() {
 }
 
 int BucketServer::port() const { return impl_->port; }
+
+int BucketServer::max_connections() const { return impl_->limiter->caps().total; }
+
+int BucketServer::max_connections_per_address() const { return impl_->limiter->caps().per_address; }
 
 std::string BucketServer::url() const {
   return std::string(impl_->tls ? "https://" : "http://") + impl_->host + ":" + std::to_string(port()) + "/";

@@ -22,44 +22,25 @@ constexpr uint64_t kCopyStep = 8 << 20;  // progress granularity and fallback bu
 // Names a writer in progress leaves behind; List must not show them.
 bool IsTemporaryName(const std::string& name) { return name.find(".tmp-") != std::string::npos; }
 
-// Copies src's bytes into dst from offset 0. copy_file_range lets the kernel
-// move the data (or reflink it) without a trip through user space; a
-// filesystem that refuses it (EXDEV on old kernels, EINVAL, ENOSYS) gets
-// plain read/write.
+// Copies src's bytes into dst from offset 0 (in the kernel where it can),
+// in steps, so that progress moves.
 Status CopyContents(const File& src, File& dst, uint64_t size, const char* phase, const ProgressFn& progress) {
-  uint64_t done = 0;
-  bool use_range = true;
-  std::vector<std::byte> buf;
-  while (done < size) {
+  for (uint64_t done = 0; done < size;) {
     uint64_t step = std::min(kCopyStep, size - done);
-    if (use_range) {
-      loff_t in_off = static_cast<loff_t>(done), out_off = static_cast<loff_t>(done);
-      ssize_t n = ::copy_file_range(src.fd(), &in_off, dst.fd(), &out_off, step, 0);
-      if (n > 0) {
-        done += static_cast<uint64_t>(n);
-        if (progress) progress(phase, done, size);
-        continue;
-      }
-      if (n == 0) return Corruption(src.path() + ": truncated while copying");
-      if (errno == EINTR) continue;
-      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
-        return ErrnoStatus(dst.path(), errno);
-      }
-      use_range = false;
-    }
-    buf.resize(step);
-    DS_RETURN_IF_ERROR(src.ReadAt(done, buf));
-    DS_RETURN_IF_ERROR(dst.WriteAt(done, buf));
+    DS_RETURN_IF_ERROR(dst.CopyFrom(src, done, step));
     done += step;
     if (progress) progress(phase, done, size);
   }
   return Status::Ok();
 }
 
-// Writes to a temporary sibling of `dest`, fsyncs, renames, fsyncs the parent.
+// Writes to a temporary sibling of `dest`, fsyncs, moves it into place and
+// fsyncs the parent. Never replacing, the move is link(2), which fails if
+// dest exists even when another process created it a moment ago.
 template <typename Fill>
-Status WriteAtomically(const std::string& dest, Fill fill) {
+Status WriteAtomically(const std::string& dest, bool replace, Fill fill) {
   DS_RETURN_IF_ERROR(CreateParentDirectories(dest));
+  if (!replace && PathExists(dest)) return AlreadyExists(dest + ": exists, and is never replaced");
   std::string tmp = TempSibling(dest);
   TempOutputGuard guard(tmp);
   {
@@ -68,9 +49,15 @@ Status WriteAtomically(const std::string& dest, Fill fill) {
     DS_RETURN_IF_ERROR(f.Sync());
     DS_RETURN_IF_ERROR(f.Close());
   }
-  if (::rename(tmp.c_str(), dest.c_str()) != 0) return ErrnoStatus(dest, errno);
-  guard.Release();
-  return SyncDirectory(ParentDirectory(dest));
+  if (replace) {
+    DS_RETURN_IF_ERROR(Rename(tmp, dest));
+    guard.Release();
+  } else {
+    Status linked = Link(tmp, dest);
+    if (linked.code() == Code::kAlreadyExists) return AlreadyExists(dest + ": exists, and is never replaced");
+    DS_RETURN_IF_ERROR(linked);
+  }
+  return SyncDirectory(ParentDirectory(dest));  // the guard removes tmp after a link
 }
 
 }  // namespace
@@ -117,15 +104,31 @@ Result<uint64_t> DirectoryBucket::Size(const std::string& key) {
 }
 
 Status DirectoryBucket::Put(const std::string& key, std::span<const std::byte> data) {
-  DS_RETURN_IF_ERROR(CheckKey(key));
-  return WriteAtomically(PathOf(key), [&](File& f) { return f.WriteAt(0, data); });
+  return Write(key, data, /*replace=*/true);
+}
+Status DirectoryBucket::Create(const std::string& key, std::span<const std::byte> data) {
+  return Write(key, data, /*replace=*/false);
+}
+Status DirectoryBucket::PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) {
+  return WriteFile(key, path, progress, /*replace=*/true);
+}
+Status DirectoryBucket::CreateFile(const std::string& key, const std::string& path, const ProgressFn& progress) {
+  return WriteFile(key, path, progress, /*replace=*/false);
 }
 
-Status DirectoryBucket::PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) {
+Status DirectoryBucket::Write(const std::string& key, std::span<const std::byte> data, bool replace) {
+  DS_RETURN_IF_ERROR(CheckKey(key));
+  return WriteAtomically(PathOf(key), replace,
+                         [&](File& f) { return f.WriteAt(0, data); });
+}
+
+Status DirectoryBucket::WriteFile(const std::string& key, const std::string& path, const ProgressFn& progress,
+                                  bool replace) {
   DS_RETURN_IF_ERROR(CheckKey(key));
   DS_ASSIGN_OR_RETURN(File src, File::OpenRead(path));
   DS_ASSIGN_OR_RETURN(uint64_t size, src.Size());
-  return WriteAtomically(PathOf(key), [&](File& f) { return CopyContents(src, f, size, "upload", progress); });
+  return WriteAtomically(PathOf(key), replace,
+                         [&](File& f) { return CopyContents(src, f, size, "upload", progress); });
 }
 
 Status DirectoryBucket::Delete(const std::string& key) {
@@ -133,8 +136,7 @@ Status DirectoryBucket::Delete(const std::string& key) {
   if (key.empty()) return InvalidArgument(root_ + ": refusing to delete the whole bucket");
   std::string path = PathOf(key);
   if (IsPrefix(key)) return RemoveAll(path);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(path, errno);
-  return Status::Ok();
+  return Unlink(path);
 }
 
 Result<std::vector<std::string>> DirectoryBucket::List(const std::string& prefix) {

@@ -22,10 +22,14 @@ class DirectoryBucket : public Bucket {
   Result<uint64_t> Size(const std::string& key) override;
   Status Put(const std::string& key, std::span<const std::byte> data) override;
   Status PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) override;
+  Status Create(const std::string& key, std::span<const std::byte> data) override;
+  Status CreateFile(const std::string& key, const std::string& path, const ProgressFn& progress) override;
   Status Delete(const std::string& key) override;
   Result<std::vector<std::string>> List(const std::string& prefix) override;
 
  private:
+  Status Write(const std::string& key, std::span<const std::byte> data, bool replace);
+  Status WriteFile(const std::string& key, const std::string& path, const ProgressFn& progress, bool replace);
   std::string PathOf(const std::string& key) const { return root_ + "/" + key; }
   std::string root_;
 };

@@ -7,8 +7,7 @@
 #include <cstring>
 #include <random>
 
-#include <nlohmann/json.hpp>
-
+#include "bucket/autoindex_listing.h"
 #include "bucket/bucket_key.h"
 #include "bucket/curl_request.h"
 #include "bucket/retry.h"
@@ -141,7 +140,7 @@ Result<uint64_t> HttpBucket::Size(const std::string& key) {
 }
 
 Status HttpBucket::PutAtomically(const std::string& key, HttpRequest& put,
-                                 const std::function<Status()>& before_attempt) {
+                                 const std::function<Status()>& before_attempt, bool replace) {
   std::string tmp_key = key + ".tmp-" + RandomSuffix();
   put.method = "PUT";
   put.url = UrlOf(tmp_key);
@@ -149,20 +148,36 @@ Status HttpBucket::PutAtomically(const std::string& key, HttpRequest& put,
   if (put_response.status != 201 && put_response.status != 204 && put_response.status != 200) {
     return Unexpected(put, put_response);
   }
-  // MOVE swaps the finished object in with one rename on the server.
+  // MOVE swaps the finished object in with one rename on the server;
+  // "Overwrite: F" makes nginx answer 412 when the destination exists.
   HttpRequest move;
   move.method = "MOVE";
   move.url = put.url;
-  move.headers = {"Destination: " + UrlOf(key), "Overwrite: T"};
+  move.headers = {"Destination: " + UrlOf(key), replace ? "Overwrite: T" : "Overwrite: F"};
   Result<HttpResponse> moved = Send(move);
-  Status status = moved.ok() && moved->status != 201 && moved->status != 204
-                      ? Unexpected(move, *moved).Prefixed(UrlOf(key))
-                      : moved.status();
+  Status status = moved.status();
+  if (moved.ok() && moved->status == 412 && !replace)
+    status = AlreadyExists(UrlOf(key) + ": exists, and is never replaced");
+  else if (moved.ok() && moved->status != 201 && moved->status != 204)
+    status = Unexpected(move, *moved).Prefixed(UrlOf(key));
   if (!status.ok()) (void)Delete(tmp_key);  // best effort: do not leave the temporary behind
   return status;
 }
 
 Status HttpBucket::Put(const std::string& key, std::span<const std::byte> data) {
+  return Write(key, data, /*replace=*/true);
+}
+Status HttpBucket::Create(const std::string& key, std::span<const std::byte> data) {
+  return Write(key, data, /*replace=*/false);
+}
+Status HttpBucket::PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) {
+  return WriteFile(key, path, progress, /*replace=*/true);
+}
+Status HttpBucket::CreateFile(const std::string& key, const std::string& path, const ProgressFn& progress) {
+  return WriteFile(key, path, progress, /*replace=*/false);
+}
+
+Status HttpBucket::Write(const std::string& key, std::span<const std::byte> data, bool replace) {
   DS_RETURN_IF_ERROR(CheckKey(key));
   HttpRequest put;
   put.upload_size = data.size();
@@ -170,10 +185,11 @@ Status HttpBucket::Put(const std::string& key, std::span<const std::byte> data) 
     std::memcpy(buffer.data(), data.data() + offset, buffer.size());
     return buffer.size();
   };
-  return PutAtomically(key, put, {});
+  return PutAtomically(key, put, {}, replace);
 }
 
-Status HttpBucket::PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) {
+Status HttpBucket::WriteFile(const std::string& key, const std::string& path, const ProgressFn& progress,
+                             bool replace) {
   DS_RETURN_IF_ERROR(CheckKey(key));
   DS_ASSIGN_OR_RETURN(File in, File::OpenRead(path));
   DS_ASSIGN_OR_RETURN(uint64_t size, in.Size());
@@ -184,7 +200,7 @@ Status HttpBucket::PutFile(const std::string& key, const std::string& path, cons
     if (progress) progress("upload", offset + buffer.size(), size);
     return buffer.size();
   };
-  return PutAtomically(key, put, {});
+  return PutAtomically(key, put, {}, replace);
 }
 
 Status HttpBucket::Delete(const std::string& key) {
@@ -216,18 +232,8 @@ Result<std::vector<std::string>> HttpBucket::List(const std::string& prefix) {
   std::vector<std::string> names;
   if (response.status == 404) return names;
   if (response.status != 200) return Unexpected(request, response);
-  // nginx autoindex_format json: [{"name":"a","type":"file",...},{"name":"d","type":"directory",...}]
-  try {
-    nlohmann::json listing = nlohmann::json::parse(body);
-    if (!listing.is_array()) return Corruption(request.url + ": listing is not a JSON array (autoindex_format json?)");
-    for (const auto& entry : listing) {
-      std::string name = entry.at("name").get<std::string>();
-      if (IsTemporaryName(name)) continue;
-      names.push_back(entry.value("type", "") == "directory" ? name + "/" : name);
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return Corruption(request.url + ": bad listing (autoindex_format json?): " + e.what());
-  }
+  DS_ASSIGN_OR_RETURN(names, ParseAutoindexListing(body, request.url));
+  std::erase_if(names, [](const std::string& name) { return IsTemporaryName(name); });
   std::sort(names.begin(), names.end());
   return names;
 }

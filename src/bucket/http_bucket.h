@@ -28,6 +28,8 @@ class HttpBucket : public Bucket {
   Result<uint64_t> Size(const std::string& key) override;
   Status Put(const std::string& key, std::span<const std::byte> data) override;
   Status PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) override;
+  Status Create(const std::string& key, std::span<const std::byte> data) override;
+  Status CreateFile(const std::string& key, const std::string& path, const ProgressFn& progress) override;
   Status Delete(const std::string& key) override;
   Result<std::vector<std::string>> List(const std::string& prefix) override;
 
@@ -39,7 +41,11 @@ class HttpBucket : public Bucket {
   // IoError naming the URL and the fault.
   Result<HttpResponse> Send(HttpRequest& request, const std::function<Status()>& before_attempt = {});
   // PUT (body from request) to a temporary name, then MOVE it onto key.
-  Status PutAtomically(const std::string& key, HttpRequest& put, const std::function<Status()>& before_attempt);
+  Status Write(const std::string& key, std::span<const std::byte> data, bool replace);
+  Status WriteFile(const std::string& key, const std::string& path, const ProgressFn& progress, bool replace);
+  // PUT to a temporary key, then MOVE onto key (replacing it, or never).
+  Status PutAtomically(const std::string& key, HttpRequest& put, const std::function<Status()>& before_attempt,
+                       bool replace);
 
   std::string base_;
   HttpOptions options_;

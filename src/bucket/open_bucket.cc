@@ -51,9 +51,7 @@ Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create, 
   if (path.empty()) return InvalidArgument("empty bucket path");
   if (!IsDirectory(path)) {
     if (!create) return NotFound(path + ": bucket directory not found");
-    std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) return IoError(path + ": cannot create bucket directory: " + ec.message());
+    DS_RETURN_IF_ERROR(MakeDirectories(path));
   }
   return std::unique_ptr<Bucket>(std::make_unique<DirectoryBucket>(path));
 }

@@ -42,17 +42,17 @@ std::vector<uint32_t> UnchangedFiles(const DeltaIndex& index) {
 Result<std::vector<File>> CreateOutputs(const std::string& tmp, const DeltaIndex& index,
                                         std::vector<uint32_t>& link_from, const std::vector<File>& base_files) {
   std::vector<File> out;
-  if (index.target_is_directory && ::mkdir(tmp.c_str(), 0755) != 0) return ErrnoStatus(tmp, errno);
+  if (index.target_is_directory) {
+    DS_RETURN_IF_ERROR(MakeDirectory(tmp));
+  }
   for (const auto& f : index.files) {
     std::string path = index.target_is_directory ? tmp + "/" + f.path : tmp;
     if (index.target_is_directory) {
-      std::error_code ec;
-      fs::create_directories(fs::path(path).parent_path(), ec);
-      if (ec) return IoError(path + ": cannot create directory: " + ec.message());
+      DS_RETURN_IF_ERROR(CreateParentDirectories(path));
     }
     size_t i = out.size();
     if (link_from[i] != kNoBase) {
-      if (::link(base_files[link_from[i]].path().c_str(), path.c_str()) == 0) {
+      if (Link(base_files[link_from[i]].path(), path).ok()) {
         out.emplace_back();
         continue;
       }

@@ -8,6 +8,7 @@
 
 #include "core/bytes.h"
 #include "core/file.h"
+#include "format/printable.h"
 
 namespace deltaswarm {
 
@@ -25,8 +26,10 @@ constexpr uint64_t kMaxFrameBytes = 1ull << 30;  // diff's largest --frame-size;
 void PutDigest(ByteWriter& w, const auto& d) { w.Bytes(std::span<const uint8_t>(d.bytes)); }
 void GetDigest(ByteReader& r, auto& d) { r.Bytes(std::span<uint8_t>(d.bytes)); }
 
-// A relative path that cannot escape the output directory.
+// A relative path that cannot escape the output directory, with no control
+// character (names are printed: a terminal would obey one).
 bool SafeRelativePath(const std::string& p) {
+  if (HasControlCharacter(p)) return false;
   if (p.empty() || p.front() == '/' || p.back() == '/') return false;
   size_t start = 0;
   while (start <= p.size()) {
@@ -36,7 +39,7 @@ bool SafeRelativePath(const std::string& p) {
     if (part.empty() || part == "." || part == "..") return false;
     start = end + 1;
   }
-  return p.find('\0') == std::string::npos;
+  return true;
 }
 
 bool SafeChunkName(const std::string& n) {
@@ -46,6 +49,9 @@ bool SafeChunkName(const std::string& n) {
            c == '_';
   });
 }
+
+// A name for a message, in single quotes, its control characters escaped.
+std::string Quote(const std::string& s) { return "'" + Printable(s, '\'') + "'"; }
 
 bool RangeWithin(uint64_t offset, uint64_t len, uint64_t size) { return offset <= size && len <= size - offset; }
 
@@ -219,15 +225,15 @@ Status Validate(const DeltaIndex& x, const std::string& name) {
   if (!x.target_is_directory && x.files.size() != 1) return bad("a single-file delta must have one target file");
   std::set<std::string> seen;
   for (const auto& f : x.files) {
-    if (!SafeRelativePath(f.path)) return bad("unsafe target path '" + f.path + "'");
-    if (!seen.insert(f.path).second) return bad("duplicate target path '" + f.path + "'");
+    if (!SafeRelativePath(f.path)) return bad("unsafe target path " + Quote(f.path));
+    if (!seen.insert(f.path).second) return bad("duplicate target path " + Quote(f.path));
   }
   for (const auto& b : x.base_files)
-    if (!SafeRelativePath(b.path)) return bad("unsafe base path '" + b.path + "'");
+    if (!SafeRelativePath(b.path)) return bad("unsafe base path " + Quote(b.path));
   std::set<std::string> chunk_names;
   for (const auto& c : x.chunks)
     if (!SafeChunkName(c.name) || !chunk_names.insert(c.name).second)
-      return bad("bad or duplicate chunk name '" + c.name + "'");
+      return bad("bad or duplicate chunk name " + Quote(c.name));
 
   // Segments tile each file in order; frames tile each segment in order.
   uint32_t file = 0;
@@ -236,13 +242,15 @@ Status Validate(const DeltaIndex& x, const std::string& name) {
   auto close_files_until = [&](uint32_t upto) -> Status {
     for (; file < upto; ++file, file_pos = 0)
       if (file_pos != x.files[file].size)
-        return bad("segments of '" + x.files[file].path + "' cover " + std::to_string(file_pos) + " of " +
+        return bad("segments of " + Quote(x.files[file].path) + " cover " + std::to_string(file_pos) + " of " +
                    std::to_string(x.files[file].size) + " bytes");
     return Status::Ok();
   };
   for (size_t i = 0; i < x.segments.size(); ++i) {
     const auto& s = x.segments[i];
-    std::string where = "segment " + std::to_string(i) + " ('" + s.name + "')";
+    std::string where = "segment " + std::to_string(i) + " (" + Quote(s.name) + ")";
+    // A tensor's name, or its file's path: printed by inspect and in errors.
+    if (HasControlCharacter(s.name)) return bad(where + ": name holds a control character");
     if (s.file >= x.files.size() || s.file < file) return bad(where + ": file index out of order");
     DS_RETURN_IF_ERROR(close_files_until(s.file));
     if (s.offset != file_pos || !RangeWithin(s.offset, s.length, x.files[s.file].size))

@@ -53,7 +53,7 @@ Result<DiffStats> Diff(const std::string& old_path, const std::string& new_path,
 
   DS_RETURN_IF_ERROR(CreateParentDirectories(out_dir));
   std::string tmp = TempSibling(out_dir);
-  if (::mkdir(tmp.c_str(), 0755) != 0) return ErrnoStatus(tmp, errno);
+  DS_RETURN_IF_ERROR(MakeDirectory(tmp));
   TempOutputGuard guard(tmp);
 
   const uint64_t total = index.target_bytes();

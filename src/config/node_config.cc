@@ -34,6 +34,9 @@ const Schema<NodeOptions>& SchemaFor<NodeOptions>() {
                   "swarm threads that re-check files already on disk (a resumed download)", SwarmThreadCount)
         .Optional("on_update", &NodeOptions::on_update,
                   "shell command run after each switch, with DELTASWARM_VERSION and DELTASWARM_CHECKPOINT set")
+        .Optional("hook_timeout_s", &NodeOptions::hook_timeout_s,
+                  "seconds on_update may run before its process group is killed (a warning; 0: no limit)",
+                  NotNegativeNumber)
         .Optional("threads", &NodeOptions::threads, "worker threads for verify and apply (0: all cores)");
     AddTlsKeys(s, &NodeOptions::tls);
     return s;

@@ -33,6 +33,10 @@ const Schema<PublishOptions>& SchemaFor<PublishOptions>() {
                "join (a closed swarm)");
     s.Optional("tls_crl", &PublishOptions::tls_crl,
                "the CA's revocation list (PEM, CA_DIR/crl.pem) carried by each torrent (needs tls_ca)");
+    s.Optional("latest_valid_s", &PublishOptions::latest_valid_s,
+               "seconds the signed refs/latest stays fresh (nodes warn after: stale_latest); publish --seed "
+               "re-signs at half of it, a publisher that exits needs publish --refresh-latest from cron",
+               Positive);
     return s;
   }();
   return schema;

@@ -16,6 +16,8 @@ const Schema<PullOptions>& SchemaFor<PullOptions>() {
         .Required("dest", &PullOptions::dest, "the local store: DEST/current -> DEST/versions/<id>/", NotEmpty)
         .Required("trust", &PullOptions::trust, "public keys (PEM) whose signed manifests are trusted", SomeKeys)
         .Optional("version", &PullOptions::version, "version to pull, even if older than the held one (0: latest)")
+        .Optional("require_fresh", &PullOptions::require_fresh,
+                  "fail instead of warning when the signed refs/latest has expired")
         .Optional("keep", &PullOptions::keep, "versions kept in the store")
         .Optional("threads", &PullOptions::threads, "worker threads for verify and apply (0: all cores)")
         .Optional("peers", &PullOptions::peers,

@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -15,6 +16,21 @@
 namespace deltaswarm {
 
 namespace fs = std::filesystem;
+
+namespace {
+Status WriteAll(int fd, uint64_t offset, std::span<const std::byte> data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(path, errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+}  // namespace
 
 Status ErrnoStatus(const std::string& path, int err) {
   std::string msg = path + ": " + std::strerror(err);
@@ -48,8 +64,9 @@ Result<File> File::OpenRead(const std::string& path) {
   return File(fd, path);
 }
 
-Result<File> File::CreateNew(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+Result<File> File::CreateNew(const std::string& path, mode_t mode) {
+  CrashPoint("create", path);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     if (errno == EEXIST) return AlreadyExists(path + ": already exists");
     return ErrnoStatus(path, errno);
@@ -80,33 +97,57 @@ Status File::ReadAt(uint64_t offset, std::span<std::byte> out) const {
 }
 
 Status File::WriteAt(uint64_t offset, std::span<const std::byte> data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
+  CrashPoint("write", path_);
+  return WriteAll(fd_, offset, data, path_);
+}
+
+Status File::CopyFrom(const File& src, uint64_t offset, uint64_t len) {
+  CrashPoint("write", path_, src.path());
+  uint64_t done = 0;
+  bool in_kernel = true;
+  std::vector<std::byte> buf;
+  while (done < len) {
+    if (in_kernel) {
+      loff_t in_off = static_cast<loff_t>(offset + done), out_off = in_off;
+      ssize_t n = ::copy_file_range(src.fd_, &in_off, fd_, &out_off, len - done, 0);
+      if (n > 0) {
+        done += static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n == 0) return Corruption(src.path() + ": truncated while copying");
       if (errno == EINTR) continue;
-      return ErrnoStatus(path_, errno);
+      // Filesystems that refuse it (EXDEV on old kernels, EINVAL, ENOSYS) get read/write.
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return ErrnoStatus(path_, errno);
+      in_kernel = false;
     }
-    done += static_cast<size_t>(n);
+    buf.resize(std::min<uint64_t>(len - done, 8 << 20));
+    DS_RETURN_IF_ERROR(src.ReadAt(offset + done, buf));
+    DS_RETURN_IF_ERROR(WriteAll(fd_, offset + done, buf, path_));
+    done += buf.size();
   }
   return Status::Ok();
 }
 
 Status File::Truncate(uint64_t size) {
+  CrashPoint("truncate", path_);
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus(path_, errno);
   return Status::Ok();
 }
 
 Status File::Allocate(uint64_t size) {
   if (size == 0) return Status::Ok();
+  CrashPoint("allocate", path_);
   int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(size));
-  // Filesystems without fallocate still get a sized (sparse) file.
-  if (rc == EOPNOTSUPP || rc == EINVAL) return Truncate(size);
+  // Filesystems without fallocate still get a sized (sparse) file (one
+  // crash point: this is still the same operation).
+  if (rc == EOPNOTSUPP || rc == EINVAL) rc = ::ftruncate(fd_, static_cast<off_t>(size)) == 0 ? 0 : errno;
   if (rc != 0) return ErrnoStatus(path_, rc);
   return Status::Ok();
 }
 
 Status File::Sync() {
+  CrashPoint("fsync", path_);
   if (::fsync(fd_) != 0) return ErrnoStatus(path_, errno);
   return Status::Ok();
 }
@@ -135,16 +176,6 @@ Result<std::vector<std::byte>> ReadWholeFile(const std::string& path, uint64_t m
   return data;
 }
 
-Status SyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus(dir, err);
-  return Status::Ok();
-}
-
 std::string ParentDirectory(const std::string& path) {
   std::string trimmed = path;
   while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
@@ -153,25 +184,15 @@ std::string ParentDirectory(const std::string& path) {
 }
 
 Status CreateFileDurably(const std::string& path, std::string_view data, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) return AlreadyExists(path + ": already exists (use --force to replace it)");
-    return ErrnoStatus(path, errno);
-  }
-  size_t done = 0;
-  int err = 0;
-  while (done < data.size() && err == 0) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno != EINTR) err = errno;
-    if (n > 0) done += static_cast<size_t>(n);
-  }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    ::unlink(path.c_str());
-    return ErrnoStatus(path, err);
-  }
-  return Status::Ok();
+  Result<File> created = File::CreateNew(path, mode);
+  if (!created.ok() && created.status().code() == Code::kAlreadyExists)
+    return AlreadyExists(path + ": already exists (use --force to replace it)");
+  DS_ASSIGN_OR_RETURN(File f, std::move(created));
+  Status s = f.WriteAt(0, std::as_bytes(std::span(data.data(), data.size())));
+  if (s.ok()) s = f.Sync();
+  if (s.ok()) s = f.Close();
+  if (!s.ok()) (void)Unlink(path);
+  return s;
 }
 
 Status WriteFileDurably(const std::string& path, std::span<const std::byte> data) {
@@ -182,14 +203,14 @@ Status WriteFileDurably(const std::string& path, std::span<const std::byte> data
     if (s.ok()) s = f.Sync();
     if (s.ok()) s = f.Close();
     if (!s.ok()) {
-      ::unlink(tmp.c_str());
+      (void)Unlink(tmp);
       return s;
     }
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(path, err);
+  Status renamed = Rename(tmp, path);
+  if (!renamed.ok()) {
+    (void)Unlink(tmp);
+    return renamed;
   }
   return SyncDirectory(ParentDirectory(path));
 }
@@ -204,13 +225,6 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-Status RemoveAll(const std::string& path) {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-  if (ec) return IoError(path + ": cannot remove: " + ec.message());
-  return Status::Ok();
-}
-
 std::string TempSibling(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
   std::string base = path;
@@ -221,25 +235,20 @@ std::string TempSibling(const std::string& path) {
   }
 }
 
-Status CreateParentDirectories(const std::string& path) {
-  std::error_code ec;
-  std::string parent = ParentDirectory(path);
-  fs::create_directories(parent, ec);
-  if (ec) return IoError(parent + ": cannot create directory: " + ec.message());
-  return Status::Ok();
-}
+Status CreateParentDirectories(const std::string& path) { return MakeDirectories(ParentDirectory(path)); }
 
 Status InstallOutput(const std::string& tmp, const std::string& out, bool replace) {
   // Where the kernel can, swap or refuse in one step: no moment without OUT,
   // and no race between "does it exist" and the rename.
-  unsigned flags = !replace ? RENAME_NOREPLACE : (IsDirectory(out) ? RENAME_EXCHANGE : 0);
-  if (flags != 0) {
-    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out.c_str(), flags) == 0) {
+  const bool exchange = replace && IsDirectory(out);
+  if (!replace || exchange) {
+    Status moved = Rename(tmp, out, exchange ? RenameMode::kExchange : RenameMode::kNoReplace);
+    if (moved.ok()) {
       DS_RETURN_IF_ERROR(SyncDirectory(ParentDirectory(out)));
-      return flags == RENAME_EXCHANGE ? RemoveAll(tmp) : Status::Ok();  // tmp now holds the old tree
+      return exchange ? RemoveAll(tmp) : Status::Ok();  // tmp now holds the old tree
     }
-    if (errno == EEXIST) return AlreadyExists(out + ": already exists (use --force to replace it)");
-    if (errno != EINVAL && errno != ENOSYS) return ErrnoStatus(out, errno);
+    if (moved.code() == Code::kAlreadyExists) return AlreadyExists(out + ": already exists (use --force to replace it)");
+    if (moved.code() != Code::kUnsupported) return moved;
     // A filesystem without renameat2 flags: move the old one aside first.
   }
   std::string aside;
@@ -247,13 +256,13 @@ Status InstallOutput(const std::string& tmp, const std::string& out, bool replac
     if (!replace) return AlreadyExists(out + ": already exists (use --force to replace it)");
     if (IsDirectory(out)) {
       aside = TempSibling(out);
-      if (::rename(out.c_str(), aside.c_str()) != 0) return ErrnoStatus(out, errno);
+      DS_RETURN_IF_ERROR(Rename(out, aside));
     }
   }
-  if (::rename(tmp.c_str(), out.c_str()) != 0) {
-    int err = errno;
-    if (!aside.empty()) (void)::rename(aside.c_str(), out.c_str());  // put the old one back
-    return ErrnoStatus(out, err);
+  Status moved = Rename(tmp, out);
+  if (!moved.ok()) {
+    if (!aside.empty()) (void)Rename(aside, out);  // put the old one back
+    return moved;
   }
   DS_RETURN_IF_ERROR(SyncDirectory(ParentDirectory(out)));
   if (!aside.empty()) return RemoveAll(aside);
@@ -266,35 +275,27 @@ Status CopyFileData(const std::string& src, const std::string& dst) {
   DS_ASSIGN_OR_RETURN(File in, File::OpenRead(src));
   DS_ASSIGN_OR_RETURN(uint64_t size, in.Size());
   DS_ASSIGN_OR_RETURN(File out, File::CreateNew(dst));
-  Status status;
-  uint64_t done = 0;
-  while (status.ok() && done < size) {
-    ssize_t n = ::copy_file_range(in.fd(), nullptr, out.fd(), nullptr, size - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) status = n == 0 ? Corruption(src + ": shrank while being copied") : ErrnoStatus(dst, errno);
-    else done += static_cast<uint64_t>(n);
-  }
-  if (status.ok()) status = out.Sync();
-  return status;
+  DS_RETURN_IF_ERROR(out.CopyFrom(in, 0, size));
+  return out.Sync();
 }
 }  // namespace
 
 Status CopyTreeDurably(const std::string& src, const std::string& dst, bool hard_link) {
   auto copy_file = [hard_link](const std::string& from, const std::string& to) {
-    if (hard_link && ::link(from.c_str(), to.c_str()) == 0) return Status::Ok();
+    if (hard_link && Link(from, to).ok()) return Status::Ok();
     return CopyFileData(from, to);
   };
   DS_RETURN_IF_ERROR(CreateParentDirectories(dst));
   std::string tmp = TempSibling(dst);
   TempOutputGuard guard(tmp);
   if (IsDirectory(src)) {
+    DS_RETURN_IF_ERROR(MakeDirectory(tmp));
     std::error_code ec;
-    fs::create_directories(tmp, ec);
     for (auto it = fs::recursive_directory_iterator(src, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
       fs::path to = fs::path(tmp) / fs::relative(it->path(), src);
       if (it->is_directory()) {
-        fs::create_directories(to, ec);
+        DS_RETURN_IF_ERROR(MakeDirectories(to.string()));
       } else {
         DS_RETURN_IF_ERROR(copy_file(it->path().string(), to.string()));
       }
@@ -304,7 +305,7 @@ Status CopyTreeDurably(const std::string& src, const std::string& dst, bool hard
   } else {
     DS_RETURN_IF_ERROR(copy_file(src, tmp));
   }
-  if (::rename(tmp.c_str(), dst.c_str()) != 0) return ErrnoStatus(dst, errno);
+  DS_RETURN_IF_ERROR(Rename(tmp, dst));
   guard.Release();
   return SyncDirectory(ParentDirectory(dst));
 }

@@ -1,5 +1,7 @@
 // File: an owned POSIX file descriptor with positional, all-or-error I/O.
-// Positional reads let many threads share one File without a lock.
+// Positional reads let many threads share one File without a lock. The
+// methods that change a file (CreateNew, WriteAt, CopyFrom, Truncate,
+// Allocate, Sync) are crash points of the file-system seam (file_system.h).
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/file_system.h"
 #include "deltaswarm/status.h"
 
 namespace deltaswarm {
@@ -25,8 +28,9 @@ class File {
   File& operator=(const File&) = delete;
 
   static Result<File> OpenRead(const std::string& path);
-  // Creates a new file; fails with kAlreadyExists if it is there.
-  static Result<File> CreateNew(const std::string& path);
+  // Creates a new file, open for reading and writing, with `mode` from the
+  // first instant; fails with kAlreadyExists if it is there.
+  static Result<File> CreateNew(const std::string& path, mode_t mode = 0644);
 
   const std::string& path() const { return path_; }
   bool is_open() const { return fd_ >= 0; }
@@ -37,6 +41,10 @@ class File {
   // kCorruption "truncated" error naming the file.
   Status ReadAt(uint64_t offset, std::span<std::byte> out) const;
   Status WriteAt(uint64_t offset, std::span<const std::byte> data);
+  // Copies src's [offset, offset+len) to the same offsets here, in the kernel
+  // where it can (copy_file_range, reflinks), else through a buffer. A src
+  // shorter than that is kCorruption "truncated".
+  Status CopyFrom(const File& src, uint64_t offset, uint64_t len);
   Status Truncate(uint64_t size);
   // Reserves size bytes on disk, so a full filesystem fails here, early.
   Status Allocate(uint64_t size);
@@ -62,11 +70,8 @@ Status WriteFileDurably(const std::string& path, std::span<const std::byte> data
 // which a private key is readable by others), writes data and fsyncs; on a
 // failure the file is removed. kAlreadyExists when path exists.
 Status CreateFileDurably(const std::string& path, std::string_view data, mode_t mode);
-Status SyncDirectory(const std::string& dir);
 bool PathExists(const std::string& path);
 bool IsDirectory(const std::string& path);
-// Removes a file or a directory tree; absence is not an error.
-Status RemoveAll(const std::string& path);
 // A name beside path that does not exist yet: "<path>.tmp-<pid>-<n>".
 std::string TempSibling(const std::string& path);
 // Moves a finished temporary output (file or directory) to its final name.

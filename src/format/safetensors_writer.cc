@@ -76,7 +76,7 @@ Result<std::unique_ptr<SafetensorsWriter>> SafetensorsWriter::Create(
 SafetensorsWriter::~SafetensorsWriter() {
   if (!committed_ && !tmp_path_.empty()) {
     (void)file_.Close();
-    ::unlink(tmp_path_.c_str());
+    (void)Unlink(tmp_path_);
   }
 }
 
@@ -92,7 +92,7 @@ Status SafetensorsWriter::Commit() {
   if (committed_) return Status::Ok();
   DS_RETURN_IF_ERROR(file_.Sync());
   DS_RETURN_IF_ERROR(file_.Close());
-  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) return ErrnoStatus(path_, errno);
+  DS_RETURN_IF_ERROR(Rename(tmp_path_, path_));
   committed_ = true;
   std::string dir = std::filesystem::path(path_).parent_path().string();
   return SyncDirectory(dir.empty() ? "." : dir);

@@ -18,12 +18,9 @@ namespace {
 Status ReplaceFile(const std::string& path, const std::string& data, mode_t mode) {
   std::string tmp = TempSibling(path);
   DS_RETURN_IF_ERROR(CreateFileDurably(tmp, data, mode));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(path, err);
-  }
-  return Status::Ok();
+  Status renamed = Rename(tmp, path);
+  if (!renamed.ok()) (void)Unlink(tmp);
+  return renamed;
 }
 
 // Holds the private PEM and wipes it when done.
@@ -56,7 +53,7 @@ Status GenerateKeyPair(const std::string& path, bool force) {
     DS_RETURN_IF_ERROR(CreateFileDurably(path, private_pem.text, 0600));
     Status s = CreateFileDurably(pub_path, public_pem, 0644);
     if (!s.ok()) {
-      ::unlink(path.c_str());  // no half pair left behind
+      (void)Unlink(path);  // no half pair left behind
       return s;
     }
   }

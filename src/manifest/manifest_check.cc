@@ -3,6 +3,8 @@
 #include <set>
 #include <unordered_set>
 
+#include "format/printable.h"
+
 namespace deltaswarm {
 
 bool IsSafeName(std::string_view s) {
@@ -16,7 +18,7 @@ bool IsSafeName(std::string_view s) {
 }
 
 bool IsSafeRelativePath(std::string_view s) {
-  if (s.empty() || s.find('\0') != std::string_view::npos) return false;
+  if (s.empty() || HasControlCharacter(s)) return false;  // NUL cuts a C path; the rest rewrite terminals
   size_t start = 0;
   while (true) {
     size_t slash = s.find('/', start);
@@ -69,12 +71,15 @@ bool IsLowerHex(std::string_view s, size_t digits) {
 
 namespace {
 
+// A refused name, quoted for the message with its control characters escaped.
+std::string Quoted(std::string_view s) { return "\"" + Printable(s, '"') + "\""; }
+
 Status CheckArtifact(const Manifest& m, size_t i, const std::string& name) {
   const ManifestArtifact& a = m.artifacts[i];
   std::string where = name + ": artifacts[" + std::to_string(i) + "]";
   if (a.kind != "delta" && a.kind != "keyframe")
-    return Corruption(where + ".kind: \"" + a.kind + "\" is neither \"delta\" nor \"keyframe\"");
-  if (!IsSafeName(a.dir)) return Corruption(where + ".dir: not a safe directory name");
+    return Corruption(where + ".kind: \"" + Printable(a.kind, '"') + "\" is neither \"delta\" nor \"keyframe\"");
+  if (!IsSafeName(a.dir)) return Corruption(where + ".dir: not a safe directory name: " + Quoted(a.dir));
   if (a.kind == "delta") {
     if (m.parent == 0) return Corruption(where + ": a delta needs a parent version");
     if (a.base_version != m.parent)
@@ -88,7 +93,8 @@ Status CheckArtifact(const Manifest& m, size_t i, const std::string& name) {
   seen.reserve(a.chunks.size());
   for (size_t c = 0; c < a.chunks.size(); ++c) {
     const std::string& n = a.chunks[c].name;
-    if (!IsSafeName(n)) return Corruption(where + ".chunks[" + std::to_string(c) + "].name: not a safe file name");
+    if (!IsSafeName(n))
+      return Corruption(where + ".chunks[" + std::to_string(c) + "].name: not a safe file name: " + Quoted(n));
     if (!seen.insert(n).second)
       return Corruption(where + ".chunks[" + std::to_string(c) + "].name: \"" + n + "\" listed twice");
   }
@@ -111,7 +117,8 @@ Status CheckManifest(const Manifest& m, const std::string& name) {
   for (size_t i = 0; i < m.files.size(); ++i) {
     const std::string& p = m.files[i].path;
     std::string where = name + ": files[" + std::to_string(i) + "].path";
-    if (!IsValidUtf8(p) || !IsSafeRelativePath(p)) return Corruption(where + ": not a safe relative path");
+    if (!IsValidUtf8(p) || !IsSafeRelativePath(p))
+      return Corruption(where + ": not a safe relative path: " + Quoted(p));
     if (!paths.insert(p).second) return Corruption(where + ": \"" + p + "\" listed twice");
   }
   if (m.artifacts.empty()) return Corruption(name + ": artifacts: none (need a delta or a keyframe)");

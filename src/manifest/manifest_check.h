@@ -16,7 +16,8 @@ Status CheckManifest(const Manifest& m, const std::string& name);
 
 // [A-Za-z0-9._-]+ and neither "." nor "..": a chunk, artifact directory or model name.
 bool IsSafeName(std::string_view s);
-// Relative, '/'-separated, every component non-empty and not "." or "..", no NUL.
+// Relative, '/'-separated, every component non-empty and not "." or "..", no
+// control character (0x00-0x1f, 0x7f).
 bool IsSafeRelativePath(std::string_view s);
 bool IsValidUtf8(std::string_view s);
 // Exactly `digits` characters of [0-9a-f]: one spelling per value, so a

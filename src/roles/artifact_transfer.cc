@@ -45,7 +45,8 @@ Result<uint64_t> UploadArtifact(Bucket& bucket, const std::string& model, uint64
   std::vector<Object> objects = ObjectsOf(artifact);
   std::rotate(objects.begin(), objects.begin() + 1, objects.end());
   for (const auto& o : objects) {
-    DS_RETURN_IF_ERROR(bucket.PutFile(ArtifactKey(model, id, artifact.dir, o.name), delta_dir + "/" + o.name, nullptr));
+    DS_RETURN_IF_ERROR(
+        bucket.CreateFile(ArtifactKey(model, id, artifact.dir, o.name), delta_dir + "/" + o.name, nullptr));
     done += o.size;
     if (progress) progress("upload", done, total);
   }
@@ -55,9 +56,7 @@ Result<uint64_t> UploadArtifact(Bucket& bucket, const std::string& model, uint64
 Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint64_t id,
                                   const ManifestArtifact& artifact, const std::string& local_dir,
                                   const ProgressFn& progress, const StopSignal* stop) {
-  std::error_code ec;
-  std::filesystem::create_directories(local_dir, ec);
-  if (ec) return IoError(local_dir + ": cannot create: " + ec.message());
+  DS_RETURN_IF_ERROR(MakeDirectories(local_dir));
   uint64_t total = artifact.bytes(), done = 0, downloaded = 0;
   for (const auto& o : ObjectsOf(artifact)) {
     std::string path = local_dir + "/" + o.name;
@@ -86,7 +85,7 @@ Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint
       (void)RemoveAll(tmp);
       return Corruption(bucket.Describe(key) + ": size or sha256 differs from the signed manifest (tampered?)");
     }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus(path, errno);
+    DS_RETURN_IF_ERROR(Rename(tmp, path));
     done += o.size;
     downloaded += o.size;
     if (progress) progress("download", done, total);

@@ -14,7 +14,8 @@ namespace deltaswarm {
 // Describes a delta directory written by Diff for a manifest: index and chunks.
 Result<ManifestArtifact> DescribeArtifact(const std::string& delta_dir, const std::string& kind, uint64_t base_version);
 
-// Uploads index and chunks to versions/<id>/<artifact.dir>/; returns bytes sent.
+// Uploads index and chunks to versions/<id>/<artifact.dir>/, each created
+// (kAlreadyExists if there: nothing published is replaced); returns bytes sent.
 Result<uint64_t> UploadArtifact(Bucket& bucket, const std::string& model, uint64_t id,
                                 const ManifestArtifact& artifact, const std::string& delta_dir,
                                 const ProgressFn& progress);

@@ -5,8 +5,6 @@
 namespace deltaswarm {
 
 namespace {
-constexpr uint64_t kMaxManifestBytes = 256ull << 20;
-constexpr uint64_t kMaxRefBytes = 64;
 }  // namespace
 
 Status CheckModelName(const std::string& model) {
@@ -20,6 +18,7 @@ Status CheckModelName(const std::string& model) {
 }
 
 std::string LatestKey(const std::string& model) { return model + "/refs/latest"; }
+std::string PublisherLockKey(const std::string& model) { return model + "/refs/publisher.lock"; }
 std::string VersionPrefix(const std::string& model, uint64_t id) {
   return model + "/versions/" + std::to_string(id) + "/";
 }
@@ -31,12 +30,35 @@ std::string ArtifactKey(const std::string& model, uint64_t id, const std::string
   return VersionPrefix(model, id) + dir + "/" + name;
 }
 
-Result<uint64_t> ReadLatest(Bucket& bucket, const std::string& model) {
-  auto bytes = bucket.Get(LatestKey(model), kMaxRefBytes);
+Result<SignedLatest> ReadSignedLatest(Bucket& bucket, const std::string& model, std::span<const TrustedKey> trusted) {
+  const std::string name = bucket.Describe(LatestKey(model));
+  auto bytes = bucket.Get(LatestKey(model), kMaxLatestBytes);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Code::kNotFound) return SignedLatest{};
+    return bytes.status();
+  }
+  DS_ASSIGN_OR_RETURN(LatestStatement s, ParseLatest(*bytes, name));
+  DS_RETURN_IF_ERROR(VerifyLatest(s, trusted, name));
+  if (s.model != model) return Mismatch(name + ": signed for model " + s.model + ", not " + model);
+  return SignedLatest{std::move(s), std::move(bytes).value()};
+}
+
+Status PutLatest(Bucket& bucket, const std::string& model, std::span<const std::byte> statement) {
+  return bucket.Put(LatestKey(model), statement);
+}
+
+std::function<std::string(uint64_t)> VersionNamer(const Bucket& bucket, const std::string& model) {
+  return [&bucket, model](uint64_t id) { return bucket.Describe(VersionPrefix(model, id)); };
+}
+
+Result<uint64_t> ReadLatestUnverified(Bucket& bucket, const std::string& model) {
+  auto bytes = bucket.Get(LatestKey(model), kMaxLatestBytes);
   if (!bytes.ok()) {
     if (bytes.status().code() == Code::kNotFound) return uint64_t{0};
     return bytes.status();
   }
+  auto statement = ParseLatest(*bytes, bucket.Describe(LatestKey(model)));
+  if (statement.ok()) return statement->version;
   std::string text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   if (text.empty() || text.size() > 19 || !std::all_of(text.begin(), text.end(), ::isdigit))
@@ -55,11 +77,6 @@ Result<std::vector<uint64_t>> ListVersions(Bucket& bucket, const std::string& mo
   }
   std::sort(ids.begin(), ids.end());
   return ids;
-}
-
-Status WriteLatest(Bucket& bucket, const std::string& model, uint64_t id) {
-  std::string text = std::to_string(id) + "\n";
-  return bucket.Put(LatestKey(model), std::as_bytes(std::span(text)));
 }
 
 Result<Manifest> FetchManifest(Bucket& bucket, const std::string& model, uint64_t id,

@@ -2,6 +2,7 @@
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/roles.h"
 #include "roles/bucket_layout.h"
+#include "roles/version_graph.h"
 
 namespace deltaswarm {
 
@@ -11,21 +12,21 @@ Result<GcReport> CollectGarbage(const std::string& bucket_url, const std::string
   if (keep == 0) return InvalidArgument("--keep must be at least 1");
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(trust));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(bucket_url));
-  DS_ASSIGN_OR_RETURN(uint64_t latest, ReadLatest(*bucket, model));
+  DS_ASSIGN_OR_RETURN(SignedLatest signed_latest, ReadSignedLatest(*bucket, model, trusted));
+  const uint64_t latest = signed_latest.statement.version;
   GcReport report;
   if (latest == 0) return report;
-  uint64_t oldest = latest >= keep ? latest - keep + 1 : 1;
-  // The oldest retained version is built from the nearest keyframe at or below it.
-  uint64_t keyframe = 0;
-  for (uint64_t j = oldest; j >= 1 && keyframe == 0; --j) {
-    DS_ASSIGN_OR_RETURN(Manifest m, FetchManifest(*bucket, model, j, trusted));
-    if (m.Find("keyframe")) keyframe = j;
+  // Keep what a fresh node needs to reach the oldest of the newest `keep`.
+  const uint64_t first_kept = FirstOfNewest(latest, keep);
+  VersionGraph graph(VersionNamer(*bucket, model));
+  while (std::optional<uint64_t> id = graph.NextToFetch(0, first_kept)) {
+    DS_ASSIGN_OR_RETURN(Manifest m, FetchManifest(*bucket, model, *id, trusted));
+    graph.Add(std::move(m));
   }
-  if (keyframe == 0) return Corruption(bucket->Describe(VersionPrefix(model, oldest)) + ": no keyframe below it");
-  report.oldest_kept = keyframe;
   DS_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListVersions(*bucket, model));
-  for (uint64_t id : ids) {
-    if (id >= keyframe) continue;
+  DS_ASSIGN_OR_RETURN(GcPlan plan, graph.PlanGc(ids, latest, keep));
+  report.oldest_kept = plan.oldest_kept;
+  for (uint64_t id : plan.removable) {
     DS_RETURN_IF_ERROR(bucket->Delete(VersionPrefix(model, id)));
     report.removed.push_back(id);
   }

@@ -4,26 +4,36 @@
 // read the metadata from DIR/mirror/, a directory bucket served over HTTP
 // (HTTPS when the gateway has a certificate).
 //
-// Invariant of the mirror: a version's manifest is there only once all its
-// artifacts are held, verified and seeded, and refs/latest names the newest
-// such version. Every mirrored version holds all its artifacts, and the
-// mirrored versions run contiguously from a keyframe, so any node finds
-// either its delta chain or a keyframe path.
+// Invariant of the mirror: a version enters it in this order — its artifacts
+// fetched and checked against the signed manifest, seeded, then its torrents
+// and indexes written, then its manifest, then the upstream's signed
+// refs/latest, byte for byte, once the version it names is held — so a
+// manifest is there only once all its artifacts are held, verified and
+// seeded, and refs/latest names only a held version. A failure before the manifest
+// leaves the version out of the mirror, and the next sync tries it again.
+// Every mirrored version holds all its artifacts, and the mirrored versions
+// run contiguously up from a keyframe (a restart fetches a damaged or missing
+// middle version again, or drops what no keyframe reaches any more), so any
+// node finds either its delta chain or a keyframe path.
 #include <filesystem>
 #include <map>
 #include <unistd.h>
 
 #include "bucket/bucket_server.h"
 #include "core/file.h"
+#include "core/file_system.h"
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/delta_index.h"
 #include "deltaswarm/gateway.h"
 #include "deltaswarm/swarm.h"
 #include "deltaswarm/tls.h"
+#include "deltaswarm/utc_time.h"
 #include "roles/artifact_transfer.h"
 #include "roles/bucket_layout.h"
 #include "roles/follower.h"
+#include "roles/latest_view.h"
 #include "roles/swarm_fetch.h"
+#include "roles/version_graph.h"
 
 namespace deltaswarm {
 
@@ -42,9 +52,7 @@ struct GatewayDir {
 };
 
 Result<std::unique_ptr<GatewayDir>> OpenGatewayDir(const std::string& root) {
-  std::error_code ec;
-  std::filesystem::create_directories(root + "/chunks", ec);
-  if (ec) return IoError(root + "/chunks: cannot create: " + ec.message());
+  DS_RETURN_IF_ERROR(MakeDirectories(root + "/chunks"));
   auto dir = std::make_unique<GatewayDir>();
   dir->root = root;
   DS_ASSIGN_OR_RETURN(dir->lock_fd, LockExclusively(root + "/lock", root));
@@ -60,116 +68,185 @@ class Gateway {
           Swarm* upstream_swarm, Swarm* seeds, const StopSignal* stop,
           const std::function<void(const GatewayEvent&)>& on_event, const ProgressFn& progress)
       : o_(o), upstream_(upstream), dir_(dir), mirror_(*dir.mirror), trusted_(std::move(trusted)),
-        upstream_swarm_(upstream_swarm), seeds_(seeds), stop_(stop), on_event_(on_event), progress_(progress) {}
+        upstream_swarm_(upstream_swarm), seeds_(seeds), stop_(stop), on_event_(on_event), progress_(progress),
+        held_(VersionNamer(*dir.mirror, o.model)) {}
 
-  // Loads what the mirror holds, drops half-mirrored versions (a gateway
-  // killed mid-version) and, when serving, seeds the rest, each artifact
-  // checked first (a damaged object is fetched again from upstream).
+  // Loads what the mirror holds and drops half-mirrored versions (a gateway
+  // killed mid-version); when serving, checks and seeds each held version (a
+  // damaged chunk is fetched again from upstream). A version damaged in the
+  // mirror, or missing from it, that later ones are built on is fetched again
+  // from upstream; what no keyframe reaches any more is dropped, with a warning.
   Status Restore() {
     DS_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListVersions(mirror_, o_.model));
+    std::vector<uint64_t> damaged;  // out of the mirror, their chunks kept for a cheap fetch again
     for (uint64_t id : ids) {
       auto m = FetchManifest(mirror_, o_.model, id, trusted_);
       if (m.ok()) {
-        held_.emplace(id, std::move(m).value());
+        held_.Add(std::move(m).value());
         continue;
       }
-      if (m.status().code() != Code::kNotFound)
-        Emit("warning", id, "dropping version " + std::to_string(id) + ": " + m.status().message());
-      DS_RETURN_IF_ERROR(RemoveVersion(id, /*announce=*/false));
+      if (m.status().code() != Code::kNotFound)  // else half-mirrored: nothing to say
+        Emit("warning", id, "version " + std::to_string(id) + " is damaged in the mirror: " + m.status().message());
+      DS_RETURN_IF_ERROR(ForgetVersion(id));
+      damaged.push_back(id);
     }
     if (seeds_) {
-      for (auto it = held_.begin(); it != held_.end();) {
-        uint64_t id = (it++)->first;  // SeedVersion's failure erases the entry
-        Status st = SeedVersion(id, /*verify=*/true);
+      for (uint64_t id : held_.ids()) {
+        Status st = CheckAndSeed(id);
         if (st.ok()) continue;
         if (st.code() == Code::kCancelled) return st;  // stopped while checking: nothing is wrong with it
-        Emit("warning", id, "dropping version " + std::to_string(id) + ": " + st.message());
+        Emit("warning", id, "version " + std::to_string(id) + " is damaged: " + st.message());
+        DS_RETURN_IF_ERROR(ForgetVersion(id));
+        damaged.push_back(id);
+      }
+    }
+    DS_RETURN_IF_ERROR(RefetchGaps());
+    for (uint64_t id : held_.CheckContiguity().unreachable) {
+      Emit("warning", id,
+           "dropping version " + std::to_string(id) + ": no keyframe reaches it through the versions held");
+      DS_RETURN_IF_ERROR(RemoveVersion(id, /*announce=*/false));
+    }
+    // A damaged version above the newest held is the next sync's to mirror again; below, no one needs it.
+    for (uint64_t id : damaged) {
+      if (!held_.Find(id) && id < held_.newest()) {
         DS_RETURN_IF_ERROR(RemoveVersion(id, /*announce=*/false));
       }
     }
-    if (held_.empty()) return mirror_.Delete(LatestKey(o_.model));
-    report_.latest = held_.rbegin()->first;
-    return WriteLatest(mirror_, o_.model, report_.latest);
+    // The mirror's statement stays while it names a version held; else the
+    // next sync mirrors upstream's (the gateway cannot sign one of its own).
+    auto kept = ReadSignedLatest(mirror_, o_.model, trusted_);
+    if (kept.ok() && kept->statement.version != 0 && held_.Find(kept->statement.version)) {
+      report_.latest = kept->statement.version;
+      mirrored_latest_ = std::move(kept->bytes);
+      return Status::Ok();
+    }
+    return mirror_.Delete(LatestKey(o_.model));
   }
 
-  // Mirrors every version up to the upstream refs/latest, then prunes.
+  // Mirrors every version up to the one the upstream's signed latest leads
+  // to (never backwards), pruning after each, then mirrors the statement.
   Status Sync() {
-    DS_ASSIGN_OR_RETURN(uint64_t latest, ReadLatest(upstream_, o_.model));
-    const uint64_t newest = held_.empty() ? 0 : held_.rbegin()->first;
-    if (latest <= newest) return Status::Ok();  // refs/latest is not signed: never backwards
-    DS_ASSIGN_OR_RETURN(auto plan, PlanVersions(newest, latest));
-    for (auto& [id, fetched] : plan) {
-      DS_RETURN_IF_ERROR(MirrorVersion(id, fetched.first, fetched.second));
-      DS_RETURN_IF_ERROR(Prune());
+    const uint64_t newest = held_.newest();
+    DS_ASSIGN_OR_RETURN(LatestView latest, ResolveLatest(upstream_, o_.model, trusted_, newest, UnixNow()));
+    if (!latest.stale.empty() && latest.stale != reported_stale_) Emit("stale_latest", latest.target, latest.stale);
+    reported_stale_ = latest.stale;
+    if (latest.target > newest) {
+      VersionGraph upstream(VersionNamer(upstream_, o_.model));
+      std::map<uint64_t, std::vector<std::byte>> signed_bytes;  // each manifest as fetched, mirrored unchanged
+      while (std::optional<uint64_t> id = upstream.NextToFetch(newest, latest.target)) {
+        DS_RETURN_IF_ERROR(
+            upstream.AddFetched(*id, FetchManifest(upstream_, o_.model, *id, trusted_, &signed_bytes[*id])));
+      }
+      DS_ASSIGN_OR_RETURN(std::vector<uint64_t> plan, upstream.MirrorPlan(newest, latest.target));
+      for (uint64_t id : plan) {
+        DS_ASSIGN_OR_RETURN(Transfer fetched, HoldVersion(id, upstream.at(id), signed_bytes.at(id)));
+        report_.mirrored.push_back(id);
+        EmitMirrored(id, fetched, "mirrored");
+        DS_RETURN_IF_ERROR(Prune());
+      }
     }
+    return MirrorLatest(latest.latest);
+  }
+
+  // Puts upstream's statement into the mirror, byte for byte, once the
+  // version it names is held (so a node never follows it to a version the
+  // gateway lacks), and again whenever the publisher re-signs it.
+  Status MirrorLatest(const SignedLatest& upstream) {
+    const uint64_t version = upstream.statement.version;
+    if (version == 0 || !held_.Find(version) || upstream.bytes == mirrored_latest_) return Status::Ok();
+    DS_RETURN_IF_ERROR(PutLatest(mirror_, o_.model, upstream.bytes));
+    mirrored_latest_ = upstream.bytes;
+    report_.latest = version;
     return Status::Ok();
   }
 
   GatewayReport Finish() {
-    for (const auto& [id, m] : held_) report_.held.push_back(id);
+    report_.held = held_.ids();
     return report_;
   }
 
  private:
-  using Fetched = std::pair<Manifest, std::vector<std::byte>>;  // parsed, and the signed bytes
+  struct Transfer {
+    uint64_t bytes = 0;        // payload fetched upstream (bucket and swarm)
+    uint64_t from_bucket = 0;  // of those, read from the bucket itself
+  };
 
-  // The versions to mirror, ascending: newest+1..latest when upstream still
-  // has them all, else (nothing held, or versions gone upstream) from the
-  // nearest keyframe at or below latest.
-  Result<std::map<uint64_t, Fetched>> PlanVersions(uint64_t newest, uint64_t latest) {
-    std::map<uint64_t, Fetched> plan;
-    uint64_t keyframe = 0;
-    for (uint64_t j = latest; j > newest; --j) {
-      std::vector<std::byte> bytes;
-      auto m = FetchManifest(upstream_, o_.model, j, trusted_, &bytes);
-      if (!m.ok() && m.status().code() == Code::kNotFound && keyframe != 0) break;
-      if (!m.ok()) return m.status();
-      bool has_keyframe = m->Find("keyframe") != nullptr;
-      plan.emplace(j, Fetched{std::move(m).value(), std::move(bytes)});
-      if (has_keyframe && keyframe == 0) keyframe = j;
-      if (newest == 0 && keyframe != 0) break;
+  std::string ArtifactDir(uint64_t id, const ManifestArtifact& a) const { return dir_.ChunksDir(id) + "/" + a.dir; }
+
+  // Fetches again from upstream each version whose absence cuts held ones
+  // off from their keyframe (damaged, or removed from the mirror). One that
+  // cannot be fetched is marked missing: what it cuts off is dropped after.
+  Status RefetchGaps() {
+    while (std::optional<uint64_t> id = held_.NextToRepair()) {
+      std::vector<std::byte> signed_bytes;
+      Result<Manifest> m = FetchManifest(upstream_, o_.model, *id, trusted_, &signed_bytes);
+      Result<Transfer> fetched = m.ok() ? HoldVersion(*id, *m, signed_bytes) : Result<Transfer>(m.status());
+      if (fetched.ok()) {
+        EmitMirrored(*id, *fetched, "fetched again, closing a gap in the mirror");
+        continue;
+      }
+      if (fetched.status().code() == Code::kCancelled) return fetched.status();
+      Emit("warning", *id,
+           "version " + std::to_string(*id) + " is missing from the mirror and could not be fetched again: " +
+               fetched.status().message());
+      held_.AddMissing(*id, fetched.status());
     }
-    if (plan.empty() || plan.begin()->first == newest + 1) return plan;
-    if (keyframe == 0)
-      return NotFound(upstream_.Describe(VersionPrefix(o_.model, plan.begin()->first)) +
-                      ": no keyframe at or below version " + std::to_string(latest) + " to start the mirror from");
-    plan.erase(plan.begin(), plan.find(keyframe));
-    return plan;
+    return Status::Ok();
   }
 
-  // Fetches and verifies every artifact of version id, seeds them, then
-  // publishes its metadata in the mirror, refs/latest last.
-  Status MirrorVersion(uint64_t id, const Manifest& m, const std::vector<std::byte>& signed_bytes) {
-    uint64_t fetched = 0, from_bucket = 0;
+  // Fetches and checks every artifact of version id, seeds them, then writes
+  // its torrents and indexes into the mirror and its manifest last (the
+  // caller moves refs/latest). On a failure the mirror does not show the
+  // version and the swarm does not seed it; the chunks already checked stay
+  // for the next try.
+  Result<Transfer> HoldVersion(uint64_t id, const Manifest& m, std::span<const std::byte> signed_bytes) {
+    Transfer fetched;
+    std::vector<std::vector<std::byte>> torrents;
     for (const ManifestArtifact& a : m.artifacts) {
-      const std::string local = dir_.ChunksDir(id) + "/" + a.dir;
       DS_ASSIGN_OR_RETURN(std::vector<std::byte> torrent, FetchTorrent(upstream_, o_.model, id, a));
       if (upstream_swarm_) {
         DS_ASSIGN_OR_RETURN(uint64_t got, FetchOverSwarm(id, a, torrent));
         report_.swarm_bytes += got;
-        fetched += got;
+        fetched.bytes += got;
       }
       // Checks every object; fetches from the bucket what the swarm did not bring.
-      DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(upstream_, o_.model, id, a, local, progress_, stop_));
+      DS_ASSIGN_OR_RETURN(uint64_t got,
+                          DownloadArtifact(upstream_, o_.model, id, a, ArtifactDir(id, a), progress_, stop_));
       report_.bucket_bytes += got;
-      from_bucket += got;
-      fetched += got;
-      DS_RETURN_IF_ERROR(mirror_.Put(TorrentKey(o_.model, id, a.dir), torrent));
-      DS_RETURN_IF_ERROR(
-          mirror_.PutFile(ArtifactKey(o_.model, id, a.dir, kIndexFileName), local + "/" + kIndexFileName, nullptr));
+      fetched.from_bucket += got;
+      fetched.bytes += got;
+      torrents.push_back(std::move(torrent));
     }
-    DS_RETURN_IF_ERROR(mirror_.Put(ManifestKey(o_.model, id), signed_bytes));
-    held_[id] = m;
-    if (seeds_) DS_RETURN_IF_ERROR(SeedVersion(id, /*verify=*/false));
-    DS_RETURN_IF_ERROR(WriteLatest(mirror_, o_.model, id));
-    report_.latest = id;
-    report_.mirrored.push_back(id);
+    if (seeds_) {
+      DS_RETURN_IF_ERROR(Seed(id, torrents));
+    }
+    Status written = WriteMetadata(id, m, torrents, signed_bytes);
+    if (!written.ok()) {
+      Unseed(id);
+      return written;
+    }
+    held_.Add(m);
+    return fetched;
+  }
+
+  // The mirror's part of a held version: torrents and indexes, then the manifest.
+  Status WriteMetadata(uint64_t id, const Manifest& m, const std::vector<std::vector<std::byte>>& torrents,
+                       std::span<const std::byte> signed_bytes) {
+    for (size_t i = 0; i < m.artifacts.size(); ++i) {
+      const ManifestArtifact& a = m.artifacts[i];
+      DS_RETURN_IF_ERROR(mirror_.Put(TorrentKey(o_.model, id, a.dir), torrents[i]));
+      DS_RETURN_IF_ERROR(mirror_.PutFile(ArtifactKey(o_.model, id, a.dir, kIndexFileName),
+                                         ArtifactDir(id, a) + "/" + kIndexFileName, nullptr));
+    }
+    return mirror_.Put(ManifestKey(o_.model, id), signed_bytes);
+  }
+
+  void EmitMirrored(uint64_t id, const Transfer& fetched, const std::string& what) {
     GatewayEvent ev{"mirrored", id,
-                    "version " + std::to_string(id) + " mirrored (" + std::to_string(fetched) +
+                    "version " + std::to_string(id) + " " + what + " (" + std::to_string(fetched.bytes) +
                         " bytes fetched upstream" + (seeds_ ? ", seeding" : "") + ")",
-                    fetched, from_bucket, "", ""};
+                    fetched.bytes, fetched.from_bucket, "", ""};
     if (on_event_) on_event_(ev);
-    return Status::Ok();
   }
 
   // Downloads one artifact from upstream peers (the bucket's HTTP as a web
@@ -191,45 +268,63 @@ class Gateway {
     return got;
   }
 
-  Status SeedVersion(uint64_t id, bool verify) {
-    const Manifest& m = held_.at(id);
-    for (const ManifestArtifact& a : m.artifacts) {
-      if (verify) {
-        DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(upstream_, o_.model, id, a,
-                                                           dir_.ChunksDir(id) + "/" + a.dir, progress_, stop_));
-        report_.bucket_bytes += got;
-      }
+  // Checks a held version's artifacts (fetching damaged chunks again from
+  // upstream) and its torrents in the mirror, then seeds it.
+  Status CheckAndSeed(uint64_t id) {
+    std::vector<std::vector<std::byte>> torrents;
+    for (const ManifestArtifact& a : held_.at(id).artifacts) {
+      DS_ASSIGN_OR_RETURN(uint64_t got,
+                          DownloadArtifact(upstream_, o_.model, id, a, ArtifactDir(id, a), progress_, stop_));
+      report_.bucket_bytes += got;
       DS_ASSIGN_OR_RETURN(std::vector<std::byte> torrent, FetchTorrent(mirror_, o_.model, id, a));
-      DS_ASSIGN_OR_RETURN(TorrentId tid, seeds_->AddSeed(torrent, dir_.ChunksDir(id)));
-      torrents_[id].push_back(tid);
+      torrents.push_back(std::move(torrent));
+    }
+    return Seed(id, torrents);
+  }
+
+  // Adds a version's torrents to the seeding session: all of them, or none.
+  Status Seed(uint64_t id, const std::vector<std::vector<std::byte>>& torrents) {
+    for (const auto& torrent : torrents) {
+      Result<TorrentId> tid = seeds_->AddSeed(torrent, dir_.ChunksDir(id));
+      if (!tid.ok()) {
+        Unseed(id);
+        return tid.status();
+      }
+      torrents_[id].push_back(*tid);
     }
     return Status::Ok();
+  }
+
+  void Unseed(uint64_t id) {
+    if (seeds_)
+      for (TorrentId tid : torrents_[id]) seeds_->Remove(tid);
+    torrents_.erase(id);
   }
 
   // Keeps the newest `keep` versions and the chain back to the keyframe the
   // oldest of them is built from.
   Status Prune() {
-    if (held_.size() <= o_.keep) return Status::Ok();
-    auto oldest_kept = std::prev(held_.end(), static_cast<long>(o_.keep));
-    uint64_t keyframe = 0;
-    for (auto it = std::make_reverse_iterator(std::next(oldest_kept)); it != held_.rend() && keyframe == 0; ++it)
-      if (it->second.Find("keyframe")) keyframe = it->first;
-    while (keyframe != 0 && held_.begin()->first < keyframe)
-      DS_RETURN_IF_ERROR(RemoveVersion(held_.begin()->first, /*announce=*/true));
+    for (uint64_t id : held_.Dropped(o_.keep)) {
+      DS_RETURN_IF_ERROR(RemoveVersion(id, /*announce=*/true));
+    }
     return Status::Ok();
   }
 
   // Takes a version out of the mirror first (nodes stop choosing it), then
   // out of the swarm, then off the disk.
   Status RemoveVersion(uint64_t id, bool announce) {
-    DS_RETURN_IF_ERROR(mirror_.Delete(VersionPrefix(o_.model, id)));
-    if (seeds_)
-      for (TorrentId tid : torrents_[id]) seeds_->Remove(tid);
-    torrents_.erase(id);
-    held_.erase(id);
+    DS_RETURN_IF_ERROR(ForgetVersion(id));
     DS_RETURN_IF_ERROR(RemoveAll(dir_.ChunksDir(id)));
     if (announce)
       Emit("removed", id, "version " + std::to_string(id) + " removed (keep " + std::to_string(o_.keep) + ")");
+    return Status::Ok();
+  }
+
+  // The same, keeping its chunks on disk.
+  Status ForgetVersion(uint64_t id) {
+    DS_RETURN_IF_ERROR(mirror_.Delete(VersionPrefix(o_.model, id)));
+    Unseed(id);
+    held_.Remove(id);
     return Status::Ok();
   }
 
@@ -247,7 +342,9 @@ class Gateway {
   const StopSignal* stop_;  // may be null
   const std::function<void(const GatewayEvent&)>& on_event_;
   const ProgressFn& progress_;
-  std::map<uint64_t, Manifest> held_;
+  VersionGraph held_;  // the versions the mirror shows
+  std::vector<std::byte> mirrored_latest_;  // the statement in the mirror, as upstream signed it
+  std::string reported_stale_;              // the last stale_latest reason emitted
   std::map<uint64_t, std::vector<TorrentId>> torrents_;
   GatewayReport report_;
 };

@@ -15,7 +15,8 @@ namespace deltaswarm {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr uint64_t kMaxManifestBytes = 256ull << 20;
+// A 4 TB checkpoint's index (a million 4 MiB frames) is about 50 MB.
+constexpr uint64_t kMaxIndexBytes = 256ull << 20;
 
 bool ParseId(const std::string& s, uint64_t* id) {
   if (s.empty() || s.size() > 19 || !std::all_of(s.begin(), s.end(), ::isdigit)) return false;
@@ -33,14 +34,12 @@ LocalStore::LocalStore(LocalStore&& other) noexcept : dir_(std::move(other.dir_)
 }
 
 Result<LocalStore> LocalStore::Open(const std::string& dir) {
-  std::error_code ec;
-  for (const char* sub : {"versions", "manifests", "staging", "chunks"}) {
-    fs::create_directories(fs::path(dir) / sub, ec);
-    if (ec) return IoError(dir + "/" + sub + ": cannot create: " + ec.message());
-  }
+  for (const char* sub : {"versions", "manifests", "staging", "chunks"})
+    DS_RETURN_IF_ERROR(MakeDirectories(dir + "/" + sub));
   // The cleanup below removes other runs' temporaries: only one run at a time.
   DS_ASSIGN_OR_RETURN(int fd, LockExclusively(dir + "/lock", dir));
   LocalStore store(fs::absolute(dir).lexically_normal().string(), fd);
+  std::error_code ec;
   // A killed apply leaves "<name>.tmp-<pid>-<n>" beside its output.
   for (const char* sub : {"versions", "manifests", ""}) {
     for (auto& e : fs::directory_iterator(fs::path(store.dir_) / sub, ec))
@@ -111,7 +110,7 @@ Status LocalStore::SaveManifest(const Manifest& m) {
 }
 
 Status LocalStore::SaveIndex(uint64_t id, const std::string& index_path) {
-  DS_ASSIGN_OR_RETURN(auto bytes, ReadWholeFile(index_path, kMaxManifestBytes));
+  DS_ASSIGN_OR_RETURN(auto bytes, ReadWholeFile(index_path, kMaxIndexBytes));
   return WriteFileDurably(dir_ + "/manifests/" + std::to_string(id) + ".dsi", bytes);
 }
 
@@ -119,7 +118,7 @@ Status LocalStore::CheckVersion(const Manifest& m, unsigned threads) const {
   std::string path = CheckpointPath(m);
   std::string index_path = dir_ + "/manifests/" + std::to_string(m.version) + ".dsi";
   if (!PathExists(index_path)) return CheckCheckpointFiles(path, m.target_is_directory, m.files, threads);
-  DS_ASSIGN_OR_RETURN(auto bytes, ReadWholeFile(index_path, kMaxManifestBytes));
+  DS_ASSIGN_OR_RETURN(auto bytes, ReadWholeFile(index_path, kMaxIndexBytes));
   Sha256 sha = Sha256Of(bytes);
   bool signed_index = false;
   for (const auto& a : m.artifacts) signed_index |= a.index_sha256 == sha;
@@ -133,11 +132,11 @@ Status LocalStore::SwitchCurrent(uint64_t id) {
   std::string link = dir_ + "/current";
   std::string tmp = TempSibling(link);
   std::string target = "versions/" + std::to_string(id);
-  if (::symlink(target.c_str(), tmp.c_str()) != 0) return ErrnoStatus(tmp, errno);
-  if (::rename(tmp.c_str(), link.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(link, err);
+  DS_RETURN_IF_ERROR(Symlink(target, tmp));
+  Status renamed = Rename(tmp, link);
+  if (!renamed.ok()) {
+    (void)Unlink(tmp);
+    return renamed;
   }
   return SyncDirectory(dir_);
 }

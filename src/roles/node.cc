@@ -80,6 +80,9 @@ class Node {
       return Status::Ok();
     }
     const PullReport& r = pulled->report;
+    // Once per statement, not every poll: it stays stale until re-signed.
+    if (!r.stale_latest.empty() && r.stale_latest != reported_stale_) Emit("stale_latest", r.to_version, r.stale_latest);
+    reported_stale_ = r.stale_latest;
     if (!r.changed) return Status::Ok();
     report_.pulled.push_back(r.to_version);
     report_.swarm_bytes += r.swarm_bytes;
@@ -148,12 +151,17 @@ class Node {
 
   void RunOnUpdate(uint64_t version) {
     if (o_.on_update.empty()) return;
-    Status st = RunHook(o_.on_update,
-                        {"DELTASWARM_VERSION=" + std::to_string(version),
-                         "DELTASWARM_CHECKPOINT=" + store_.dir() + "/current", "DELTASWARM_MODEL=" + o_.model},
-                        stop_);
-    if (st.ok()) Emit("on_update", version, "on_update ran for version " + std::to_string(version));
-    else if (st.code() != Code::kCancelled) Emit("on_update_failed", version, st.message());
+    HookOptions hook;
+    hook.command = o_.on_update;
+    hook.env = {"DELTASWARM_VERSION=" + std::to_string(version), "DELTASWARM_CHECKPOINT=" + store_.dir() + "/current",
+                "DELTASWARM_MODEL=" + o_.model};
+    hook.timeout_s = o_.hook_timeout_s;
+    HookResult run = RunHook(hook, stop_);
+    // A hung hook must not stall the node: it is killed, warned about, and
+    // the node goes on following versions.
+    if (run.timed_out) Emit("warning", version, run.status.message());
+    else if (run.status.ok()) Emit("on_update", version, "on_update ran for version " + std::to_string(version));
+    else if (run.status.code() != Code::kCancelled) Emit("on_update_failed", version, run.status.message());
   }
 
   void Emit(const std::string& type, uint64_t version, const std::string& message) {
@@ -177,6 +185,7 @@ class Node {
   NodeSeeds seeds_;
   PullOptions pull_;
   PullContext ctx_;
+  std::string reported_stale_;  // the last stale_latest reason emitted
   NodeReport report_;
 };
 

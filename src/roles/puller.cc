@@ -1,33 +1,33 @@
 // deltaswarm pull: choose the cheapest path to the wanted version, download
 // and check every object against signed manifests, apply, switch `current`.
 #include <algorithm>
-#include <map>
 
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/roles.h"
+#include "deltaswarm/utc_time.h"
 #include "roles/artifact_transfer.h"
 #include "roles/bucket_layout.h"
 #include "roles/checkpoint_sha.h"
 #include "roles/follower.h"
+#include "roles/latest_view.h"
 #include "roles/local_store.h"
 #include "roles/puller.h"
 #include "roles/swarm_fetch.h"
+#include "roles/version_graph.h"
 
 namespace deltaswarm {
 
 namespace {
 
-struct Step {
-  uint64_t version;
-  const ManifestArtifact* artifact;
-};
+using Step = PlanStep;
 
 class Puller {
  public:
   Puller(const PullOptions& o, Bucket& bucket, LocalStore& store, std::span<const TrustedKey> trusted,
          const PullContext& context, const ProgressFn& progress)
-      : o_(o), bucket_(bucket), store_(store), trusted_(trusted), ctx_(context), progress_(progress) {}
+      : o_(o), bucket_(bucket), store_(store), trusted_(trusted), ctx_(context), progress_(progress),
+        graph_(VersionNamer(bucket, o.model)) {}
 
   // What this pull fetched, by step; torrents added to the context's swarm.
   const std::vector<PulledArtifact>& artifacts() const { return artifacts_; }
@@ -36,16 +36,22 @@ class Puller {
     report_.from_version = store_.current();
     uint64_t want = o_.version;  // an explicit version may be older than the held one
     if (want == 0) {
-      DS_ASSIGN_OR_RETURN(uint64_t latest, ReadLatest(bucket_, o_.model));
-      if (latest == 0) return NotFound(bucket_.Describe(LatestKey(o_.model)) + ": no published version of " + o_.model);
-      // refs/latest is not signed: never follow it backwards.
-      if (latest < report_.from_version)
-        report_.note = "refs/latest points at version " + std::to_string(latest) + ", older than the held version " +
-                       std::to_string(report_.from_version) + ": ignored";
-      want = std::max(latest, report_.from_version);
+      DS_ASSIGN_OR_RETURN(LatestView latest,
+                          ResolveLatest(bucket_, o_.model, trusted_, report_.from_version, UnixNow()));
+      if (latest.target == 0)
+        return NotFound(bucket_.Describe(LatestKey(o_.model)) + ": no published version of " + o_.model);
+      report_.stale_latest = latest.stale;
+      if (!latest.stale.empty() && o_.require_fresh) return Mismatch(latest.stale + " (--require-fresh)");
+      report_.note = latest.note;
+      want = latest.target;
     }
     report_.to_version = want;
-    if (want == report_.from_version) return report_;
+    if (want == report_.from_version) {
+      // Nothing to fetch; a run killed after its switch may have left its cleanup undone.
+      DS_RETURN_IF_ERROR(RemoveAll(store_.dir() + "/staging"));
+      if (ctx_.prune) DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
+      return report_;
+    }
 
     uint64_t held = UsableHeldVersion(want);
     DS_ASSIGN_OR_RETURN(std::vector<Step> steps, PlanSteps(held, want));
@@ -59,10 +65,10 @@ class Puller {
                                                          StagingFor(s), progress_, ctx_.stop));
       report_.downloaded_bytes += got;
     }
-    std::string base = steps.front().artifact->kind == "delta" ? store_.CheckpointPath(manifests_.at(held)) : "";
+    std::string base = steps.front().artifact->kind == "delta" ? store_.CheckpointPath(graph_.at(held)) : "";
     for (const Step& s : steps) {
       if (ctx_.stop && ctx_.stop->requested()) return Status(Code::kCancelled, "pull stopped before " + StepName(s));
-      const Manifest& m = manifests_.at(s.version);
+      const Manifest& m = graph_.at(s.version);
       ApplyOptions apply;
       apply.threads = o_.threads;
       apply.force = true;  // replaces a damaged copy only once the new one is verified
@@ -79,7 +85,7 @@ class Puller {
     DS_RETURN_IF_ERROR(RemoveAll(store_.dir() + "/staging"));
     if (ctx_.prune) DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
     report_.changed = true;
-    for (const auto& f : manifests_.at(want).files) report_.target_bytes += f.size;
+    for (const auto& f : graph_.at(want).files) report_.target_bytes += f.size;
     return report_;
   }
 
@@ -154,60 +160,23 @@ class Puller {
                      " differs from the bucket's version of that id (republished): rebuilding from a keyframe";
       return 0;
     }
-    manifests_[held] = std::move(m).value();
+    graph_.Add(std::move(m).value());
     return held;
   }
 
-  // Walks manifests back from want to the held version or the nearest
-  // keyframe and returns the cheaper path in bytes.
+  // Fetches the manifests the plan needs, walking down from want, and takes
+  // the cheaper path in bytes (roles/version_graph.h).
   Result<std::vector<Step>> PlanSteps(uint64_t held, uint64_t want) {
-    uint64_t keyframe = 0;
-    for (uint64_t j = want; j >= 1; --j) {
-      auto fetched = FetchManifest(bucket_, o_.model, j, trusted_);
-      // Below a keyframe, a version gc removed only ends the chain's chances.
-      if (!fetched.ok() && fetched.status().code() == Code::kNotFound && keyframe != 0) break;
-      DS_ASSIGN_OR_RETURN(Manifest m, std::move(fetched));
-      if (j < want && manifests_.at(j + 1).parent != j)
-        return Corruption(bucket_.Describe(ManifestKey(o_.model, j + 1)) + ": parent is not version " +
-                          std::to_string(j));
-      bool has_keyframe = m.Find("keyframe") != nullptr;
-      manifests_[j] = std::move(m);
-      if (has_keyframe && keyframe == 0) keyframe = j;
-      if (held ? j == held + 1 : keyframe != 0) break;
+    while (std::optional<uint64_t> id = graph_.NextToFetch(held, want)) {
+      DS_RETURN_IF_ERROR(graph_.AddFetched(*id, FetchManifest(bucket_, o_.model, *id, trusted_)));
     }
-    std::vector<Step> chain, from_keyframe;
-    uint64_t chain_bytes = 0, keyframe_bytes = 0;
-    bool chain_ok = held != 0;
-    for (uint64_t j = held + 1; chain_ok && j <= want; ++j) {
-      if (!manifests_.count(j)) {
-        chain_ok = false;
-        break;
-      }
-      const ManifestArtifact* d = manifests_.at(j).Find("delta");
-      if (!d || d->base_version != j - 1) chain_ok = false;
-      else chain.push_back({j, d}), chain_bytes += d->bytes();
-    }
-    if (keyframe) {
-      const ManifestArtifact* k = manifests_.at(keyframe).Find("keyframe");
-      from_keyframe.push_back({keyframe, k});
-      keyframe_bytes = k->bytes();
-      for (uint64_t j = keyframe + 1; j <= want; ++j) {
-        const ManifestArtifact* d = manifests_.at(j).Find("delta");
-        if (!d) return Corruption(bucket_.Describe(ManifestKey(o_.model, j)) + ": no delta");
-        from_keyframe.push_back({j, d});
-        keyframe_bytes += d->bytes();
-      }
-    }
-    if (chain_ok && (!keyframe || chain_bytes <= keyframe_bytes)) return chain;
-    if (keyframe) return from_keyframe;
-    return NotFound(bucket_.Describe(VersionPrefix(o_.model, want)) + ": no keyframe at or below version " +
-                    std::to_string(want) + " and no delta chain from the held version");
+    return graph_.Plan(held, want);
   }
 
   Status CheckFreeSpace(const std::vector<Step>& steps, uint64_t want) {
     uint64_t need = 0, target = 0;
     for (const Step& s : steps) need += s.artifact->bytes();
-    for (const auto& f : manifests_.at(want).files) target += f.size;
+    for (const auto& f : graph_.at(want).files) target += f.size;
     need += steps.size() > 1 ? 2 * target : target;  // an intermediate version and the final one
     DS_ASSIGN_OR_RETURN(uint64_t free_bytes, FreeSpace(store_.dir()));
     if (free_bytes < need)
@@ -223,7 +192,7 @@ class Puller {
   const PullContext& ctx_;
   const ProgressFn& progress_;
   PullReport report_;
-  std::map<uint64_t, Manifest> manifests_;
+  VersionGraph graph_;  // the held version's manifest and those the plan fetched
   std::vector<PulledArtifact> artifacts_;
   std::unique_ptr<Swarm> own_swarm_;  // when the context brings none
 };

@@ -3,8 +3,10 @@
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/roles.h"
 #include "deltaswarm/swarm.h"
+#include "deltaswarm/utc_time.h"
 #include "roles/artifact_transfer.h"
 #include "roles/bucket_layout.h"
+#include "roles/latest_view.h"
 #include "roles/swarm_fetch.h"
 
 namespace deltaswarm {
@@ -16,7 +18,8 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/false, o.tls));
   uint64_t version = o.version;
   if (version == 0) {
-    DS_ASSIGN_OR_RETURN(version, ReadLatest(*bucket, o.model));
+    DS_ASSIGN_OR_RETURN(LatestView latest, ResolveLatest(*bucket, o.model, trusted, /*held=*/0, UnixNow()));
+    version = latest.target;
     if (version == 0) return NotFound(bucket->Describe(LatestKey(o.model)) + ": no published version");
   }
   DS_ASSIGN_OR_RETURN(Manifest m, FetchManifest(*bucket, o.model, version, trusted));

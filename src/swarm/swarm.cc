@@ -20,6 +20,7 @@
 #include "swarm/lt_errors.h"
 #include "swarm/session_config.h"
 #include "swarm/share_plugin.h"
+#include "swarm/torrent_names.h"
 #include "swarm/torrent_tls.h"
 
 namespace deltaswarm {
@@ -197,8 +198,12 @@ struct Swarm::Impl {
   }
 
   // Whether this session can join the torrent's swarm: a TLS torrent needs
-  // a certificate, and a session with one listens for TLS peers only.
+  // a certificate, and a session with one listens for TLS peers only. And
+  // whether its names are safe (no control characters), as a manifest's are.
   Status Admission(const lt::add_torrent_params& atp) const {
+    if (atp.ti) {
+      DS_RETURN_IF_ERROR(CheckTorrentNames(*atp.ti));
+    }
     const std::string name = atp.ti ? atp.ti->name() : "?";
     const bool tls = atp.ti && !atp.ti->ssl_cert().empty();
     if (tls && credentials.cert_pem.empty())

@@ -19,8 +19,8 @@ namespace {
 Status CreateCaDirectory(const std::string& dir) {
   if (IsDirectory(dir)) return Status::Ok();
   DS_RETURN_IF_ERROR(CreateParentDirectories(dir));
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus(dir, errno);
-  return Status::Ok();
+  Status made = MakeDirectory(dir, 0700);
+  return made.code() == Code::kAlreadyExists ? Status::Ok() : made;
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ namespace deltaswarm::tls {
 
 PendingOutputs::~PendingOutputs() {
   for (const Entry& e : entries_)
-    if (!e.tmp.empty()) ::unlink(e.tmp.c_str());
+    if (!e.tmp.empty()) (void)Unlink(e.tmp);
 }
 
 Status PendingOutputs::Refuse(const std::string& path) const {
@@ -32,7 +32,7 @@ Status PendingOutputs::Commit() {
     Status s = InstallOutput(entries_[i].tmp, entries_[i].path, replace_);
     if (!s.ok()) {
       if (!replace_)
-        for (size_t j = 0; j < i; ++j) ::unlink(entries_[j].path.c_str());
+        for (size_t j = 0; j < i; ++j) (void)Unlink(entries_[j].path);
       return s;
     }
     entries_[i].tmp.clear();

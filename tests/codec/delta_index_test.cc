@@ -122,3 +122,40 @@ TEST_CASE("structural checks") {
     CHECK(r.status().message().find("version 2") != std::string::npos);
   }
 }
+
+namespace {
+
+// Corruption naming `needle`, on one line with no raw control character.
+void ExpectEscaped(const DeltaIndex& x, const std::string& needle) {
+  Status s = ParseOf(x);
+  CHECK(s.code() == Code::kCorruption);
+  CHECK_MESSAGE(s.message().find(needle) != std::string::npos, s.message());
+  for (char c : s.message()) CHECK_MESSAGE((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f), s.message());
+}
+
+}  // namespace
+
+TEST_CASE("control characters in names are refused, escaped in the message") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"a\nb.json", "a\\x0ab.json"}, {"\x1b[31mred.json", "\\x1b[31mred.json"}, {"tab\t.json", "tab\\x09.json"},
+      {"del\x7f.json", "del\\x7f.json"}};
+  for (const auto& [bad, escaped] : cases) {
+    CAPTURE(escaped);
+    auto x = Sample();
+    x.files[1].path = x.segments[2].name = bad;
+    ExpectEscaped(x, std::string("unsafe target path '") + escaped + "'");
+    x = Sample();
+    x.base_files[0].path = bad;
+    ExpectEscaped(x, std::string("unsafe base path '") + escaped + "'");
+    x = Sample();
+    x.segments[1].name = bad;  // a tensor name
+    ExpectEscaped(x, std::string("segment 1 ('") + escaped + "'): name holds a control character");
+    x = Sample();
+    x.chunks[0].name = bad;
+    ExpectEscaped(x, std::string("bad or duplicate chunk name '") + escaped + "'");
+  }
+  // Names beyond ASCII are not control characters.
+  auto x = Sample();
+  x.segments[1].name = "gr\xc3\xbc\xc3\x9f";
+  CHECK(ParseOf(x).ok());
+}

@@ -25,10 +25,6 @@ nlohmann::json Summary(const RunResult& r) {
   return j;
 }
 
-void WriteText(const std::string& path, const std::string& text) {
-  WriteBytes(path, std::vector<uint8_t>(text.begin(), text.end()));
-}
-
 // A small checkpoint directory; seed varies its contents.
 void WriteCheckpoint(const std::string& dir, uint64_t seed) {
   std::filesystem::create_directories(dir);

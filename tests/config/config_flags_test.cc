@@ -76,6 +76,7 @@ struct PublishFlags {
     c.Bind("--level", &PublishOptions::diff, &DiffOptions::zstd_level, "zstd_level", "");
     BindTlsFlags(c, &PublishOptions::tls);
     c.Bind("--tls-crl", &PublishOptions::tls_crl, "tls_crl", "");
+    c.Bind("--latest-valid", &PublishOptions::latest_valid_s, "latest_valid_s", "");
   }
 
   Result<PublishOptions> Parse(const std::string& command_line) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "deltaswarm/checkpoint.h"
+#include "format/peak_rss.h"
 #include "test_util.h"
 
 using namespace deltaswarm;
@@ -225,12 +226,62 @@ TEST_CASE("malformed tensor entries") {
 }
 
 TEST_CASE("error messages stay on one line and name the file") {
-  // A tensor name holding a newline and a quote is escaped, not printed raw.
-  auto r = Parse(MakeFile(R"({"a\nb'c":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", 8), "n.safetensors");
-  CheckCorrupt(r, "n.safetensors: data area bytes [4, 8) belong to no tensor");
-  auto d = Parse(MakeFile(R"({"a\nb":{"dtype":"U8","shape":[4],"data_offsets":[4,0]}})", 4), "n.safetensors");
-  CheckCorrupt(d, "tensor 'a\\x0ab': data_offsets [4, 0]");
+  // A tensor name holding a quote is escaped, not printed raw.
+  auto r = Parse(MakeFile(R"({"a'c":{"dtype":"U8","shape":[4],"data_offsets":[4,8]}})", 8), "n.safetensors");
+  CheckCorrupt(r, "n.safetensors: data area bytes [0, 4) belong to no tensor (hole before tensor 'a\\'c')");
   CheckCorrupt(Parse(MakeFile("{\"\xff\":1}", 0)), "header is not valid JSON");  // not UTF-8
+  // nlohmann quotes the token it stopped at: a long one is cut.
+  CheckCorrupt(Parse(MakeFile("{\"" + std::string(1 << 20, 'x') + "\x01\":1}", 0)), "header is not valid JSON");
+  CHECK(Parse(MakeFile("{\"" + std::string(1 << 20, 'x') + "\x01\":1}", 0)).status().message().size() < 400);
+}
+
+TEST_CASE("a tensor name with a control character is refused, escaped in the message") {
+  for (const auto& [bad, escaped] : {std::pair<std::string, std::string>{"a\\nb", "a\\x0ab"},
+                                     {"\\u001b[31mred", "\\x1b[31mred"}, {"tab\\t", "tab\\x09"},
+                                     {"del\x7f", "del\\x7f"}}) {
+    CAPTURE(escaped);
+    auto r = Parse(MakeFile("{\"" + bad + R"(":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", 4), "n.safetensors");
+    CheckCorrupt(r, "n.safetensors: tensor '" + escaped + "': name holds a control character");
+    for (char c : r.status().message()) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f));
+  }
+}
+
+TEST_CASE("repeated members: a tensor's last one counts; metadata keys are unique") {
+  auto r = Parse(MakeFile(R"({"w":{"dtype":"F32","shape":[9],"shape":[1],"data_offsets":[0,4],"extra":{"x":[[1]]}}})", 4));
+  REQUIRE_MESSAGE(r.ok(), r.status().message());
+  CHECK(r->tensors[0].shape == std::vector<uint64_t>{1});
+  CheckCorrupt(Parse(MakeFile(R"({"__metadata__":{"a":"1","b":"2","a":"3"}})", 0)),
+               "__metadata__ key 'a' appears twice");
+  CheckCorrupt(Parse(MakeFile(R"({"__metadata__":{},"__metadata__":{}})", 0)), "duplicate tensor name '__metadata__'");
+  auto m = Parse(MakeFile(R"({"__metadata__":{"q":"\"\u00e9\n","a":"2"}})", 0));
+  REQUIRE_MESSAGE(m.ok(), m.status().message());
+  CHECK(m->metadata_json == "{\"q\":\"\\\"\xc3\xa9\\n\",\"a\":\"2\"}");  // nlohmann's dump, in key order
+}
+
+TEST_CASE("hostile nesting is refused in memory bounded by the header") {
+  // A DOM took ~75 bytes per header byte of '[[[...' (5 MB: 389 MB).
+  const size_t n = 5u << 20;
+  std::string objects;
+  while (objects.size() < n) objects += "{\"a\":[";
+  std::string in_tensor = R"({"w":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":)";
+  in_tensor.resize(n, '[');
+  for (const std::string& json : {std::string(n, '['), objects, in_tensor}) {
+    CAPTURE(json.substr(0, 30));
+    const auto file = MakeFile(json, 4);
+    Result<SafetensorsHeader> r = Parse(file);
+    const int64_t growth = PeakRssGrowth([&] { r = Parse(file); });
+    r = Parse(file);
+    CheckCorrupt(r, "t.safetensors: ");
+    CHECK(r.status().message().size() < 400);
+    REQUIRE(growth >= 0);
+    MESSAGE("peak RSS growth ", growth, " bytes for ", json.size(), " header bytes");
+    CHECK(growth < 4 * static_cast<int64_t>(json.size()));
+  }
+  // 64 levels parse (unknown members are skipped); 65 do not.
+  std::string deep = R"({"w":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":)";
+  CHECK(Parse(MakeFile(deep + std::string(62, '[') + std::string(62, ']') + "}}", 4)).ok());
+  CheckCorrupt(Parse(MakeFile(deep + std::string(63, '[') + std::string(63, ']') + "}}", 4)),
+               "header nests deeper than 64 levels");
 }
 
 TEST_CASE("header length checks and incomplete prefixes") {

@@ -45,6 +45,7 @@ struct Upstream {
   ClusterCertificates certs;  // a closed swarm: TLS torrents, HTTPS metadata with client certificates
   TempDir tmp;
   std::string bucket = tmp / "bucket";
+  int keyframe_every = 2;
   Upstream() {
     SynthOptions s;
     s.out_dir = tmp / "ckpt";
@@ -58,7 +59,8 @@ struct Upstream {
   // Publishes synthetic version v as bucket version v + 1.
   void Publish(int v) {
     RunResult r = RunDeltaswarm(Concat({"publish", "--bucket", bucket, "--model", "m", "--key", tmp / "key",
-                                        "--state", tmp / "state", "--keyframe-every", "2", "-q", checkpoint(v)},
+                                        "--state", tmp / "state", "--keyframe-every", std::to_string(keyframe_every), "-q",
+                                        checkpoint(v)},
                                        certs.PublishFlags()));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -205,7 +207,7 @@ TEST_CASE("nodes behind a gateway get each version through the swarm; it crosses
   auto mirror = OpenBucket(ready->http_url, /*create=*/false, up.certs.Identity(up.certs.node));
   REQUIRE(mirror.ok());
   CHECK((*mirror)->Get("m/versions/3/delta/chunk-000000.dsc", 1 << 30).status().code() == Code::kNotFound);
-  auto latest = ReadLatest(**mirror, "m");
+  auto latest = ReadLatestUnverified(**mirror, "m");
   REQUIRE(latest.ok());
   CHECK(*latest == 3);
 
@@ -238,11 +240,20 @@ TEST_CASE("a sync mirrors without serving; a restarted gateway drops half-mirror
   REQUIRE_MESSAGE(synced.ok(), synced.status().ToString());
   CHECK(synced->mirrored == std::vector<uint64_t>{1});
   CHECK(synced->bucket_bytes == up.ArtifactBytes(1));
-  CHECK(ReadFileText(up.tmp / "gw/mirror/m/refs/latest") == "1\n");
+  // The upstream's signed statement, byte for byte (the gateway cannot sign).
+  CHECK(ReadFileText(up.tmp / "gw/mirror/m/refs/latest") == ReadFileText(up.bucket + "/m/refs/latest"));
+  // Re-signed upstream (a fresh expiry, same version): the mirror follows.
+  const std::string before = ReadFileText(up.bucket + "/m/refs/latest");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the statement's times are whole seconds
+  RunResult refreshed = RunDeltaswarm({"publish", "--bucket", up.bucket, "--model", "m", "--key", up.tmp / "key",
+                                       "--state", up.tmp / "state", "--refresh-latest", "-q"});
+  REQUIRE_MESSAGE(refreshed.exit_code == 0, refreshed.err);
+  REQUIRE(ReadFileText(up.bucket + "/m/refs/latest") != before);
   auto again = SyncGateway(o, nullptr);
   REQUIRE(again.ok());
   CHECK(again->mirrored.empty());
   CHECK(again->bucket_bytes == 0);
+  CHECK(ReadFileText(up.tmp / "gw/mirror/m/refs/latest") == ReadFileText(up.bucket + "/m/refs/latest"));
 
   // A damaged chunk and a version whose manifest never arrived (killed mid-mirror).
   const std::string chunk = up.tmp / "gw/chunks/1/keyframe/chunk-000000.dsc";
@@ -268,4 +279,80 @@ TEST_CASE("a sync mirrors without serving; a restarted gateway drops half-mirror
   auto second = SyncGateway(o, nullptr);
   CHECK(second.status().code() == Code::kIoError);
   CHECK(second.status().message().find("in use") != std::string::npos);
+}
+
+TEST_CASE("a restarted gateway fetches a damaged middle version again, so a fresh node still reaches the newest") {
+  Upstream up;
+  up.keyframe_every = 10;  // version 1 a keyframe, 2 and 3 deltas: a fresh node reaches 3 only through 2
+  for (int v = 0; v <= 2; ++v) up.Publish(v);
+  GatewayOptions o = GatewayFor(up, up.tmp / "gw");
+  auto synced = SyncGateway(o, nullptr);
+  REQUIRE_MESSAGE(synced.ok(), synced.status().ToString());
+  REQUIRE(synced->mirrored == std::vector<uint64_t>{1, 2, 3});
+
+  // Version 2's manifest in the mirror is cut short, and a chunk of it damaged.
+  const std::string manifest = up.tmp / ("gw/mirror/" + ManifestKey("m", 2));
+  std::vector<uint8_t> bytes = ReadBytes(manifest);
+  WriteBytes(manifest, std::vector<uint8_t>(bytes.begin(), bytes.begin() + bytes.size() / 2));
+  const std::string chunk = up.tmp / "gw/chunks/2/delta/chunk-000000.dsc";
+  REQUIRE(fs::exists(chunk));
+  bytes = ReadBytes(chunk);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  WriteBytes(chunk, bytes);
+  auto mirror_latest = [&] {
+    auto mirror = OpenBucket(up.tmp / "gw/mirror");
+    REQUIRE(mirror.ok());
+    auto latest = ReadLatestUnverified(**mirror, "m");
+    REQUIRE(latest.ok());
+    return *latest;
+  };
+
+  SUBCASE("upstream still has it: fetched again, byte for byte, and a fresh node pulls through it") {
+    GatewayThread gateway(o);
+    auto ready = gateway.WaitFor("ready", 0, 60);
+    REQUIRE_MESSAGE(ready.has_value(), gateway.Log());
+    CHECK(SameTree(manifest, up.bucket + "/" + ManifestKey("m", 2)));
+    CHECK(SameTree(chunk, up.bucket + "/m/versions/2/delta/chunk-000000.dsc"));
+    CHECK(mirror_latest() == 3);
+
+    PullOptions p;
+    p.bucket = ready->http_url;
+    p.model = "m";
+    p.dest = up.tmp / "fresh";
+    p.version = 3;  // by id: what matters here is the walk back to the keyframe
+    p.trust = {up.key_pub()};
+    p.peers = {ready->endpoint};
+    p.listen = "127.0.0.1:0";
+    p.fallback_after_s = -1;  // every chunk from the gateway's swarm
+    p.swarm_timeout_s = 120;
+    p.aio_threads = 2;
+    p.hashing_threads = 1;
+    p.tls = up.certs.Identity(up.certs.node);
+    auto pulled = Pull(p, nullptr);
+    REQUIRE_MESSAGE(pulled.ok(), (pulled.status().ToString() + "\n" + gateway.Log()));
+    CHECK(pulled->steps == std::vector<std::string>{"keyframe 1", "delta 2", "delta 3"});
+    CHECK(SameTree(up.tmp / "fresh/current/model.safetensors", up.checkpoint(2)));
+    auto report = gateway.Stop();
+    REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+    CHECK(report->held == std::vector<uint64_t>{1, 2, 3});
+  }
+  SUBCASE("upstream no longer has it: what it cut off is dropped, with a warning") {
+    fs::remove_all(up.bucket + "/" + VersionPrefix("m", 2));
+    GatewayThread gateway(o);
+    REQUIRE_MESSAGE(gateway.WaitFor("ready", 0, 60).has_value(), gateway.Log());
+    auto dropped = gateway.WaitFor("warning", 3, 10);
+    REQUIRE_MESSAGE(dropped.has_value(), gateway.Log());
+    CHECK(dropped->message.find("dropping version 3") != std::string::npos);
+    CHECK(gateway.Log().find("version 2 is missing from the mirror and could not be fetched again") !=
+          std::string::npos);
+    CHECK(!fs::exists(up.tmp / ("gw/mirror/" + VersionPrefix("m", 2))));
+    CHECK(!fs::exists(up.tmp / ("gw/mirror/" + VersionPrefix("m", 3))));
+    CHECK(!fs::exists(up.tmp / "gw/chunks/3"));
+    // Upstream's statement names 3, which the gateway cannot hold, and it
+    // cannot sign one for 1: the mirror names no version until it can.
+    CHECK(mirror_latest() == 0);
+    auto report = gateway.Stop();
+    REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+    CHECK(report->held == std::vector<uint64_t>{1});
+  }
 }

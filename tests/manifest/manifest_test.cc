@@ -4,10 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "format/peak_rss.h"
 #include "manifest/sample_manifest.h"
 #include "test_util.h"
 
 using namespace deltaswarm;
+using deltaswarm::testing::PeakRssGrowth;
 using deltaswarm::testing::SampleManifest;
 using Json = nlohmann::json;
 
@@ -191,7 +193,7 @@ TEST_CASE("digests must be 64 lowercase hex digits; ids and signatures lowercase
 
 TEST_CASE("unsafe paths and names are corruption") {
   for (const std::string& bad : std::vector<std::string>{"/etc/passwd", "../x", "a/../b", "./a", "a/./b", "a//b", "a/",
-                                                         "", ".", "..", std::string("a\0b", 3)}) {
+                                                         "", ".", "..", std::string("a\0b", 3), "a\x7f"}) {
     CAPTURE(bad);
     Json j = SampleJson();
     j["files"][1]["path"] = bad;
@@ -294,4 +296,85 @@ TEST_CASE("canonical bytes are exactly nlohmann's sorted compact dump") {
   REQUIRE_MESSAGE(p.ok(), p.status().message());
   CHECK(p->created == m.created);
   CHECK(CanonicalBytes(*p) == CanonicalBytes(m));
+}
+
+// The refused name is named, escaped: the message holds no raw control character.
+void ExpectEscaped(const Json& j, const std::string& needle) {
+  ExpectError(j, Code::kCorruption, needle);
+  std::string message = Parse(j.dump()).status().message();
+  for (char c : message) CHECK_MESSAGE((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f), message);
+}
+
+TEST_CASE("control characters in names are refused, and escaped when named") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"sub/a\nb.json", "sub/a\\x0ab.json"}, {"\x1b[31mred.json", "\\x1b[31mred.json"},
+      {"tab\there.json", "tab\\x09here.json"}, {"del\x7f.json", "del\\x7f.json"}, {"\r", "\\x0d"}};
+  for (const auto& [bad, escaped] : cases) {
+    CAPTURE(escaped);
+    Json j = SampleJson();
+    j["files"][1]["path"] = bad;
+    ExpectEscaped(j, std::string("files[1].path: not a safe relative path: \"") + escaped + "\"");
+    j = SampleJson();
+    j["artifacts"][0]["chunks"][0]["name"] = bad;
+    ExpectEscaped(j, std::string("chunks[0].name: not a safe file name: \"") + escaped + "\"");
+    j = SampleJson();
+    j["artifacts"][0]["kind"] = bad;
+    ExpectEscaped(j, escaped);
+    j = SampleJson();
+    j[bad] = 1;
+    ExpectEscaped(j, std::string("unknown member \"") + escaped + "\"");
+  }
+  // UTF-8 beyond ASCII is not a control character.
+  Json j = SampleJson();
+  j["files"][1]["path"] = "sub/\xc3\xa9t\xc3\xa9.json";
+  CHECK(Parse(j.dump()).ok());
+}
+
+TEST_CASE("hostile nesting is refused in memory bounded by the input") {
+  // A DOM took ~80 bytes per input byte of '[[[...' (16 MB: 1.28 GB, before
+  // any signature check); the SAX passes keep a bounded stack.
+  const size_t n = 16u << 20;
+  std::string brackets(n, '[');
+  std::string objects;
+  while (objects.size() < n) objects += "{\"a\":[";
+  // Refused by the reader at "model", then the format_version lookup runs.
+  std::string versioned = "{\"model\":";
+  versioned.resize(n, '[');
+  for (const std::string* text : {&brackets, &objects, &versioned}) {
+    CAPTURE(text->substr(0, 30));
+    Result<Manifest> r = Parse("");
+    const int64_t growth = PeakRssGrowth([&] { r = Parse(*text); });
+    r = Parse(*text);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Code::kCorruption);
+    CHECK(r.status().message().rfind("m.json: ", 0) == 0);
+    CHECK(r.status().message().size() < 400);
+    REQUIRE(growth >= 0);
+    MESSAGE("peak RSS growth ", growth, " bytes for ", text->size(), " input bytes");
+    CHECK(growth < 4 * static_cast<int64_t>(text->size()));
+  }
+}
+
+TEST_CASE("a long member name is cut in the message") {
+  Json j = SampleJson();
+  j[std::string(1 << 20, 'x')] = 1;
+  auto r = Parse(j.dump());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().size() < 400);
+}
+
+TEST_CASE("format_version is found after members this format refuses, up to 64 levels deep") {
+  auto r = Parse(R"({"artifacts":{"new":[[1]]},"format_version":3})");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Code::kUnsupported);
+  CHECK(r.status().message() == "m.json: format_version 3 not supported");
+  const std::string deep = std::string(R"({"artifacts":)") + std::string(70, '[') + std::string(70, ']') +
+                           R"(,"format_version":3})";
+  r = Parse(deep);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Code::kCorruption);
+  // Not a well-formed object: the symptom is reported, not a version.
+  r = Parse(R"({"artifacts":{},"format_version":3)");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Code::kCorruption);
 }
