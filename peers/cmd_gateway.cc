@@ -8,6 +8,7 @@
 #include "config_flags.h"
 #include "deltaswarm/gateway.h"
 #include "progress_reporter.h"
+#include "sd_notify.h"
 #include "stop_signal.h"
 #include "swarm_thread_flags.h"
 #include "tls_flags.h"
@@ -32,6 +33,7 @@ nlohmann::json EventJson(const GatewayEvent& e) {
   if (e.type == "mirrored") {
     j["upstream_bytes"] = e.upstream_bytes;
     j["bucket_bytes"] = e.bucket_bytes;
+    j["fetch_s"] = e.fetch_s;
   }
   return j;
 }
@@ -84,6 +86,8 @@ void AddGatewayCommand(CLI::App& app, Registry& registry) {
   BindSwarmThreadFlags(c);
   c.BindSwitch("--share,!--no-share", &GatewayOptions::share, "share",
                "--share hands each node its own share of pieces; --no-share offers every piece to every node");
+  c.Bind("--metrics-listen", &GatewayOptions::metrics_listen, "metrics_listen",
+         "Serve Prometheus metrics at http://IP:PORT/metrics (plain HTTP; empty: off)");
   // Its open-swarm warning is a GatewayEvent (RunGateway), not WarnIfOpenSwarm.
   BindTlsFlags(c, &GatewayOptions::tls,
                "The cluster CA certificate (PEM): checks --tls-cert, verifies an https:// upstream bucket and, with "
@@ -108,10 +112,13 @@ void AddGatewayCommand(CLI::App& app, Registry& registry) {
         return Summary(options, r, /*once=*/true);
       }
       const StopSignal& stop = InstallStopSignals();
+      // systemd (Type=notify) hears of a stop as it begins.
+      StopSignal::Registration stopping = stop.OnStop([] { NotifySystemd("STOPPING=1"); });
       const OutputOptions out_mode = registry.output;
       auto on_event = [&](const GatewayEvent& e) {
         if (e.type == "ready" && !a->ready_file.empty())
           std::ofstream(a->ready_file) << e.endpoint << "\n" << e.http_url << "\n";
+        if (e.type == "ready") NotifySystemd("READY=1\nSTATUS=" + e.message);
         if (out_mode.json) std::cout << EventJson(e).dump() << std::endl;
         else if (!out_mode.quiet) std::cout << "gateway: " << e.message << std::endl;
         // Problems reach stderr even when quiet.

@@ -6,6 +6,7 @@
 #include "command.h"
 #include "config_flags.h"
 #include "deltaswarm/roles.h"
+#include "sd_notify.h"
 #include "stop_signal.h"
 #include "swarm_thread_flags.h"
 #include "tls_flags.h"
@@ -26,7 +27,8 @@ nlohmann::json EventJson(const NodeEvent& e) {
   if (e.type == "pulled")
     j["pull"] = {{"from_version", e.pull.from_version}, {"to_version", e.pull.to_version},
                  {"steps", e.pull.steps},               {"swarm_bytes", e.pull.swarm_bytes},
-                 {"downloaded_bytes", e.pull.downloaded_bytes}, {"note", e.pull.note}};
+                 {"downloaded_bytes", e.pull.downloaded_bytes}, {"note", e.pull.note},
+                 {"pull_s", e.pull_s}, {"apply_s", e.apply_s}};
   return j;
 }
 
@@ -62,6 +64,8 @@ void AddNodeCommand(CLI::App& app, Registry& registry) {
          "Seconds --on-update may run; then its process group gets SIGTERM, SIGKILL at most 1 s later, "
          "and a warning (0: no limit)");
   c.Bind("-j,--threads", &NodeOptions::threads, "threads", "Worker threads (0: all cores)");
+  c.Bind("--metrics-listen", &NodeOptions::metrics_listen, "metrics_listen",
+         "Serve Prometheus metrics at http://IP:PORT/metrics (plain HTTP; empty: off)");
   BindTlsFlags(c, &NodeOptions::tls);
   sub->add_option("--ready-file", a->ready_file, "Write the ip:port peers can reach this node at, once serving");
   AddOutputFlags(sub, registry);
@@ -71,9 +75,12 @@ void AddNodeCommand(CLI::App& app, Registry& registry) {
       DS_ASSIGN_OR_RETURN(NodeOptions options, a->config.Resolve());
       WarnIfOpenSwarm(options.tls, "node");
       const StopSignal& stop = InstallStopSignals();
+      // systemd (Type=notify) hears of a stop as it begins; the node may take a second to end.
+      StopSignal::Registration stopping = stop.OnStop([] { NotifySystemd("STOPPING=1"); });
       const OutputOptions out_mode = registry.output;
       auto on_event = [&](const NodeEvent& e) {
         if (e.type == "ready" && !a->ready_file.empty()) std::ofstream(a->ready_file) << e.endpoint << "\n";
+        if (e.type == "ready") NotifySystemd("READY=1\nSTATUS=" + e.message);
         if (out_mode.json) std::cout << EventJson(e).dump() << std::endl;
         else if (!out_mode.quiet) std::cout << "node: " << e.message << std::endl;
         // Problems reach stderr even when quiet.

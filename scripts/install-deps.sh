@@ -9,8 +9,9 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev doctest-dev libcurl4-openssl-dev
   nginx-light curl opentracker
   libtorrent-rasterbar-dev libyaml-cpp-dev
-  zstd xdelta3 time python3 python3-libtorrent python3-matplotlib
+  zstd xdelta3 time python3 python3-libtorrent python3-matplotlib python3-torch
   openmpi-bin slurm-wlm munge
+  prometheus systemd
 )
 
 SUDO=""

@@ -15,6 +15,7 @@
 
 #include "deltaswarm/progress.h"
 #include "deltaswarm/status.h"
+#include "deltaswarm/stop_signal.h"
 #include "deltaswarm/tls.h"
 
 namespace deltaswarm {
@@ -26,13 +27,25 @@ class Bucket {
   // The URL or path of key, for messages ("http://127.0.0.1:8080/b/llama/refs/latest").
   virtual std::string Describe(const std::string& key) const = 0;
 
+  // Reads are bounded, whatever the bucket holds or sends: the caller names
+  // the most bytes it accepts (a manifest's size for chunks, index and
+  // torrents; a documented cap for metadata, docs/FORMAT.md), the read fails
+  // with kCorruption as soon as the object is known to be larger (its size,
+  // a Content-Length, or the bytes counted as they arrive) and nothing past
+  // the bound is kept. Each read also has a deadline, 30 s + max_bytes at
+  // 1 MB/s by default (src/bucket/transfer_budget.h), past which it fails
+  // with kIoError. A directory bucket opens only regular files, and follows
+  // no symbolic link below its root (kNotFound).
+
   // The whole object; kNotFound if absent (both backends alike), kCorruption if
   // it is larger than max_bytes.
   virtual Result<std::vector<std::byte>> Get(const std::string& key, uint64_t max_bytes) = 0;
   // Streams the object into a new local file at path (which must not exist);
-  // returns its size. On failure the file is removed.
-  virtual Result<uint64_t> GetToFile(const std::string& key, const std::string& path,
-                                     const ProgressFn& progress) = 0;
+  // returns its size. The file never holds more than max_bytes. Once *stop
+  // (may be null) is requested the read ends within about a second, also in
+  // the middle of the object, with kCancelled. On failure the file is removed.
+  virtual Result<uint64_t> GetToFile(const std::string& key, const std::string& path, uint64_t max_bytes,
+                                     const ProgressFn& progress, const StopSignal* stop) = 0;
   // Object size; kNotFound if absent.
   virtual Result<uint64_t> Size(const std::string& key) = 0;
 

@@ -52,6 +52,9 @@ struct GatewayOptions {
   // tls.cert and tls.ca), not listed in tls_crl (a PEM CRL, read at start).
   bool require_client_cert = false;
   std::string tls_crl;
+  // "ip:port" of a plain-HTTP Prometheus endpoint, GET /metrics (docs/CONFIG.md
+  // lists the metrics); empty: none.
+  std::string metrics_listen;
 };
 
 // What a running gateway reports as it goes.
@@ -63,6 +66,7 @@ struct GatewayEvent {
   uint64_t bucket_bytes = 0;    // for "mirrored": of those, read from the bucket itself
   std::string endpoint;  // for "ready": swarm ip:port nodes reach the gateway at
   std::string http_url;  // for "ready": "http://ip:port/" or "https://ip:port/", the nodes' bucket URL
+  double fetch_s = 0;    // for "mirrored": seconds it took to fetch, check and seed it
 };
 
 struct GatewayReport {

@@ -120,8 +120,8 @@ struct PullReport {
 // of deltas from the held version, or the nearest keyframe and the deltas
 // after it), verifying every manifest signature, chunk and frame, and
 // switching dest/current atomically once the new version is verified.
-// *stop (may be null) ends a swarm wait and the linger at once, a download
-// from the bucket before its next object and the pull before its next apply
+// *stop (may be null) ends a swarm wait, the linger and a chunk download
+// from the bucket at once (also mid-object), and the pull before its next apply
 // (kCancelled; the held version stays current). An apply in progress finishes.
 Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress, const StopSignal* stop = nullptr);
 
@@ -184,6 +184,9 @@ struct NodeOptions {
   double swarm_timeout_s = 3600;    // one version's swarm download, before it is retried
   SwarmProgressFn on_swarm_progress;  // as in PullOptions (may be empty)
   TlsIdentity tls;                  // needed for TLS torrents and HTTPS buckets (tls.h)
+  // "ip:port" of a plain-HTTP Prometheus endpoint, GET /metrics (docs/CONFIG.md
+  // lists the metrics); empty: none.
+  std::string metrics_listen;
 };
 
 // What a running node reports as it goes.
@@ -194,6 +197,8 @@ struct NodeEvent {
   std::string message;   // one line for people
   PullReport pull;       // for "pulled"
   std::string endpoint;  // for "ready": ip:port peers reach this node at
+  double pull_s = 0;     // for "pulled": seconds the pull took, downloads and applies
+  double apply_s = 0;    // for "pulled": of those, seconds spent applying (0 without metrics_listen)
 };
 
 struct NodeReport {

@@ -133,6 +133,16 @@ struct TorrentStatus {
   std::string error;      // empty, or the torrent's error ("chunk-000003.dsc: No space left on device")
 };
 
+// A session's life so far, over every torrent it held (removed ones included):
+// what a metrics endpoint reads per scrape.
+struct SwarmTotals {
+  uint64_t uploaded_bytes = 0;    // payload
+  uint64_t downloaded_bytes = 0;  // payload (peers and web seeds)
+  uint64_t hash_failures = 0;     // pieces that failed their hash check
+  uint64_t banned_peers = 0;      // peers libtorrent banned for sending corrupt pieces
+  int peers = 0;                  // connections now, summed over the torrents held
+};
+
 // One libtorrent session: listens on one TCP port, seeds and downloads any
 // number of torrents. DHT, local discovery, UPnP, NAT-PMP and uTP are off.
 // Thread-safe: every method may be called from any thread; they serialise on
@@ -197,6 +207,7 @@ class Swarm {
 
   // Payload bytes this session has uploaded, over all its torrents.
   uint64_t UploadedBytes();
+  SwarmTotals Totals();
   // Stops the torrent and forgets it; its files stay on disk. Unknown ids are ignored.
   void Remove(TorrentId id);
 

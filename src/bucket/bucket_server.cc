@@ -21,7 +21,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -29,6 +28,7 @@
 
 #include "bucket/bucket_key.h"
 #include "bucket/connection_limits.h"
+#include "bucket/listen_address.h"
 #include "bucket/open_beneath.h"
 
 namespace deltaswarm {
@@ -56,25 +56,6 @@ constexpr auto kTlsShutdownTimeout = std::chrono::seconds(2);
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-
-// Splits "ip:port" or "[v6]:port".
-Result<tcp::endpoint> ParseListen(const std::string& listen) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon + 1 == listen.size())
-    return InvalidArgument("listen address '" + listen + "': expected ip:port");
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = -1;
-  const char* first = listen.data() + colon + 1;
-  const char* last = listen.data() + listen.size();
-  auto [end, err] = std::from_chars(first, last, port);
-  if (err != std::errc() || end != last || port < 0 || port > 65535)
-    return InvalidArgument("listen address '" + listen + "': bad port");
-  boost::system::error_code ec;
-  asio::ip::address address = asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("listen address '" + listen + "': bad IP address '" + host + "'");
-  return tcp::endpoint(address, static_cast<unsigned short>(port));
-}
 
 // What every session of one server shares; it outlives them (BucketServer::Impl).
 struct SessionSettings {
@@ -450,7 +431,7 @@ struct BucketServer::Impl {
 Result<std::unique_ptr<BucketServer>> BucketServer::Start(const std::string& root, const std::string& listen,
                                                          const BucketServerTls& tls,
                                                          const BucketServerLimits& limits) {
-  DS_ASSIGN_OR_RETURN(tcp::endpoint endpoint, ParseListen(listen));
+  DS_ASSIGN_OR_RETURN(tcp::endpoint endpoint, ParseListenAddress(listen));
   DS_RETURN_IF_ERROR(CheckLimits(limits, tls.handshake_timeout));
   auto impl = std::make_unique<Impl>();
   impl->settings = SessionSettings{root, tls.handshake_timeout, limits.header_timeout, limits.idle_timeout};

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <mutex>
+#include <optional>
 
 namespace deltaswarm {
 
@@ -20,44 +21,54 @@ void GlobalInit() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-// The calling thread's easy handle, kept between requests for connection reuse.
+// The calling thread's easy handle and the multi handle that drives it, kept
+// between requests: the multi handle owns the connection cache, so
+// consecutive requests reuse the connection.
 struct HandleCache {
   CURL* handle = nullptr;
+  CURLM* multi = nullptr;
   bool busy = false;
   ~HandleCache() {
     if (handle) curl_easy_cleanup(handle);
+    if (multi) curl_multi_cleanup(multi);
   }
 };
 thread_local HandleCache tls_cache;
 
-// Borrows the thread's handle (or a private one if a callback re-enters).
+// Borrows the thread's handles (or private ones if a callback re-enters).
 class HandleLease {
  public:
   HandleLease() {
     GlobalInit();
     if (!tls_cache.busy) {
       if (!tls_cache.handle) tls_cache.handle = curl_easy_init();
+      if (!tls_cache.multi) tls_cache.multi = curl_multi_init();
       handle_ = tls_cache.handle;
+      multi_ = tls_cache.multi;
       tls_cache.busy = true;
       cached_ = true;
     } else {
       handle_ = curl_easy_init();
+      multi_ = curl_multi_init();
     }
     if (handle_) curl_easy_reset(handle_);
   }
   ~HandleLease() {
     if (cached_) {
       tls_cache.busy = false;
-    } else if (handle_) {
-      curl_easy_cleanup(handle_);
+      return;
     }
+    if (handle_) curl_easy_cleanup(handle_);
+    if (multi_) curl_multi_cleanup(multi_);
   }
   HandleLease(const HandleLease&) = delete;
   HandleLease& operator=(const HandleLease&) = delete;
   CURL* get() const { return handle_; }
+  CURLM* multi() const { return multi_; }
 
  private:
   CURL* handle_ = nullptr;
+  CURLM* multi_ = nullptr;
   bool cached_ = false;
 };
 
@@ -69,13 +80,54 @@ struct Transfer {
   Status local;
 };
 
+bool IsSuccess(CURL* h) {
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  return status >= 200 && status < 300;
+}
+
+Status TooLarge(const HttpRequest& request, const std::string& what) {
+  return Corruption(request.url + ": object is " + what + ", more than the " + std::to_string(request.max_body) +
+                    " bytes expected");
+}
+
+// A Content-Length past the bound fails the transfer before its first byte.
+bool ContentLengthTooLarge(Transfer* t) {
+  if (t->request->max_body == UINT64_MAX || !t->local.ok() || !IsSuccess(t->handle)) return false;
+  curl_off_t total = -1;
+  curl_easy_getinfo(t->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+  if (total < 0 || static_cast<uint64_t>(total) <= t->request->max_body) return false;
+  t->local = TooLarge(*t->request, std::to_string(total) + " bytes (Content-Length)");
+  return true;
+}
+
+// Called by libcurl as soon as the headers are in and then often: a
+// non-zero answer aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return ContentLengthTooLarge(static_cast<Transfer*>(user)) ? 1 : 0;
+}
+
 size_t OnWrite(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t bytes = size * n;
-  long status = 0;
-  curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
   // Error pages (nginx's 404 HTML) are not the object: drop them.
-  if (status < 200 || status >= 300 || !t->request->on_body) return bytes;
+  if (!IsSuccess(t->handle)) return bytes;
+  if (ContentLengthTooLarge(t)) return CURL_WRITEFUNC_ERROR;
+  // One perform can deliver a whole fast body: a stop lands within one block.
+  if (t->request->stop && t->request->stop->requested()) {
+    t->local = Status(Code::kCancelled, t->request->url + ": stopped");
+    return CURL_WRITEFUNC_ERROR;
+  }
+  // Counted here, not trusted from the headers: a body without a length, or
+  // longer than its length says, stops at the bound.
+  if (bytes > t->request->max_body - t->received) {
+    t->local = TooLarge(*t->request, "at least " + std::to_string(t->received + bytes) + " bytes");
+    return CURL_WRITEFUNC_ERROR;
+  }
+  if (!t->request->on_body) {
+    t->received += bytes;
+    return bytes;
+  }
   curl_off_t total = -1;
   curl_easy_getinfo(t->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
   Status s = t->request->on_body(t->received, {reinterpret_cast<const std::byte*>(data), bytes},
@@ -148,13 +200,59 @@ void SetTlsOptions(CURL* h, const TlsIdentity& tls) {
   }
 }
 
+// Runs the transfer on multi until it is over, the deadline passes or a stop
+// is requested (a stop wakes the poll at once). Returns libcurl's result;
+// the deadline and a stop leave their error in t.local.
+CURLcode Drive(CURLM* multi, CURL* h, const HttpRequest& request, Transfer& t) {
+  if (curl_multi_add_handle(multi, h) != CURLM_OK) return CURLE_FAILED_INIT;
+  std::optional<StopSignal::Registration> wake;
+  if (request.stop) wake.emplace(request.stop->OnStop([multi] { curl_multi_wakeup(multi); }));
+  CURLcode result = CURLE_OK;
+  for (;;) {
+    int running = 0;
+    if (curl_multi_perform(multi, &running) != CURLM_OK) {
+      result = CURLE_FAILED_INIT;
+      break;
+    }
+    int queued = 0;
+    bool done = false;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+        result = msg->data.result;
+        done = true;
+      }
+    }
+    if (done) break;
+    if (request.stop && request.stop->requested()) {
+      t.local = Status(Code::kCancelled, request.url + ": stopped");
+      result = CURLE_ABORTED_BY_CALLBACK;
+      break;
+    }
+    auto now = SteadyClock::now();
+    if (now >= request.deadline) {
+      t.local = IoError(request.url + ": " + request.deadline_text);
+      result = CURLE_OPERATION_TIMEDOUT;
+      break;
+    }
+    // At most a second per wait, and never past the deadline.
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(request.deadline - now).count();
+    int wait_ms = static_cast<int>(std::clamp<decltype(left)>(left, 1, 1000));
+    if (curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr) != CURLM_OK) {
+      result = CURLE_FAILED_INIT;
+      break;
+    }
+  }
+  curl_multi_remove_handle(multi, h);  // mid-transfer: closes that connection
+  return result;
+}
+
 }  // namespace
 
 HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request) {
   HttpResponse response;
   HandleLease lease;
   CURL* h = lease.get();
-  if (!h) {
+  if (!h || !lease.multi()) {
     response.transport_error = "cannot create a libcurl handle";
     return response;
   }
@@ -176,6 +274,9 @@ HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request)
   curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kReceiveBuffer);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
   SetTlsOptions(h, options.tls);
   if (request.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -189,7 +290,7 @@ HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request)
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
 
-  CURLcode code = curl_easy_perform(h);
+  CURLcode code = Drive(lease.multi(), h, request, t);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   curl_off_t length = -1;
   curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);

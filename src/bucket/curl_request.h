@@ -12,6 +12,7 @@
 
 #include "bucket/http_options.h"
 #include "deltaswarm/status.h"
+#include "deltaswarm/stop_signal.h"
 
 namespace deltaswarm {
 
@@ -25,6 +26,17 @@ struct HttpRequest {
   // The body of a 2xx answer, in order; total is the Content-Length or -1.
   // An error status aborts the transfer and is reported in HttpResponse::local.
   std::function<Status(uint64_t offset, std::span<const std::byte> data, int64_t total)> on_body;
+  // A 2xx body larger than this (by its Content-Length, as soon as the
+  // headers are in, or by the bytes as they arrive) aborts the transfer with
+  // a kCorruption in HttpResponse::local; no byte past it reaches on_body.
+  uint64_t max_body = UINT64_MAX;
+  // The transfer ends by then, wherever it is (connecting, waiting for a
+  // byte): HttpResponse::local is a kIoError "<url>: <deadline_text>".
+  SteadyClock::time_point deadline = SteadyClock::time_point::max();
+  std::string deadline_text = "deadline passed";
+  // Once requested (may be null), the transfer ends within milliseconds:
+  // HttpResponse::local is kCancelled.
+  const StopSignal* stop = nullptr;
 };
 
 struct HttpResponse {
@@ -32,7 +44,7 @@ struct HttpResponse {
   int64_t content_length = -1;   // from the headers, -1 if unknown
   std::string transport_error;   // non-empty when the transfer failed ("connection refused")
   bool transient = false;        // worth retrying: a network fault, 5xx or 429
-  Status local;                  // an error raised by read_body or on_body
+  Status local;                  // an error raised by read_body or on_body, a bound, the deadline or a stop
 };
 
 HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request);

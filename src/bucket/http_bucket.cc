@@ -67,18 +67,21 @@ Result<HttpResponse> HttpBucket::Send(HttpRequest& request, const std::function<
   return last;
 }
 
+void HttpBucket::Bound(HttpRequest& request, uint64_t max_bytes, const StopSignal* stop) const {
+  request.max_body = max_bytes;
+  request.deadline = options_.budget.DeadlineFor(max_bytes);
+  request.deadline_text = DescribeDeadline(options_.budget, max_bytes);
+  request.stop = stop;
+}
+
 Result<std::vector<std::byte>> HttpBucket::Get(const std::string& key, uint64_t max_bytes) {
   DS_RETURN_IF_ERROR(CheckKey(key));
   std::vector<std::byte> data;
   HttpRequest request;
   request.url = UrlOf(key);
+  Bound(request, max_bytes, nullptr);  // PerformHttp refuses a body past max_bytes
   request.on_body = [&](uint64_t, std::span<const std::byte> chunk, int64_t total) -> Status {
-    uint64_t size = total >= 0 ? static_cast<uint64_t>(total) : data.size() + chunk.size();
-    if (size > max_bytes || data.size() + chunk.size() > max_bytes) {
-      return Corruption(request.url + ": object is " + (total >= 0 ? std::to_string(total) + " bytes, " : "") +
-                        "more than the " + std::to_string(max_bytes) + " expected");
-    }
-    if (total >= 0 && data.empty()) data.reserve(size);
+    if (total >= 0 && data.empty()) data.reserve(static_cast<size_t>(total));
     data.insert(data.end(), chunk.begin(), chunk.end());
     return Status::Ok();
   };
@@ -91,14 +94,17 @@ Result<std::vector<std::byte>> HttpBucket::Get(const std::string& key, uint64_t 
   return data;
 }
 
-Result<uint64_t> HttpBucket::GetToFile(const std::string& key, const std::string& path,
-                                       const ProgressFn& progress) {
+Result<uint64_t> HttpBucket::GetToFile(const std::string& key, const std::string& path, uint64_t max_bytes,
+                                       const ProgressFn& progress, const StopSignal* stop) {
   DS_RETURN_IF_ERROR(CheckKey(key));
   DS_ASSIGN_OR_RETURN(File out, File::CreateNew(path));
-  TempOutputGuard guard(path);  // created by us: removed on any failure below
+  TempOutputGuard guard(path);  // created by us: removed on any failure below (a stop, the bound, the deadline)
   uint64_t written = 0, flushed = 0;
   HttpRequest request;
   request.url = UrlOf(key);
+  // PerformHttp aborts before a byte past max_bytes reaches on_body, so the
+  // file never grows beyond it, whatever the server sends or claims.
+  Bound(request, max_bytes, stop);
   request.on_body = [&](uint64_t offset, std::span<const std::byte> chunk, int64_t total) -> Status {
     DS_RETURN_IF_ERROR(out.WriteAt(offset, chunk));
     written = offset + chunk.size();
@@ -132,6 +138,9 @@ Result<uint64_t> HttpBucket::Size(const std::string& key) {
   HttpRequest request;
   request.method = "HEAD";
   request.url = UrlOf(key);
+  // No body (its Content-Length is the answer): the allowance alone.
+  request.deadline = options_.budget.DeadlineFor(0);
+  request.deadline_text = DescribeDeadline(options_.budget, 0);
   DS_ASSIGN_OR_RETURN(HttpResponse response, Send(request));
   if (response.status == 404) return NotFound(request.url + ": not found");
   if (response.status != 200) return Unexpected(request, response);
@@ -220,8 +229,8 @@ Result<std::vector<std::string>> HttpBucket::List(const std::string& prefix) {
   std::string body;
   HttpRequest request;
   request.url = UrlOf(prefix);
+  Bound(request, kMaxListingBytes, nullptr);
   request.on_body = [&](uint64_t, std::span<const std::byte> chunk, int64_t) -> Status {
-    if (body.size() + chunk.size() > kMaxListingBytes) return Corruption(request.url + ": listing too large");
     body.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
     return Status::Ok();
   };

@@ -23,8 +23,8 @@ class HttpBucket : public Bucket {
 
   std::string Describe(const std::string& key) const override;
   Result<std::vector<std::byte>> Get(const std::string& key, uint64_t max_bytes) override;
-  Result<uint64_t> GetToFile(const std::string& key, const std::string& path,
-                             const ProgressFn& progress) override;
+  Result<uint64_t> GetToFile(const std::string& key, const std::string& path, uint64_t max_bytes,
+                             const ProgressFn& progress, const StopSignal* stop) override;
   Result<uint64_t> Size(const std::string& key) override;
   Status Put(const std::string& key, std::span<const std::byte> data) override;
   Status PutFile(const std::string& key, const std::string& path, const ProgressFn& progress) override;
@@ -35,6 +35,8 @@ class HttpBucket : public Bucket {
 
  private:
   std::string UrlOf(const std::string& key) const;
+  // A GET of at most max_bytes: that bound, the budget's deadline for it, the stop.
+  void Bound(HttpRequest& request, uint64_t max_bytes, const StopSignal* stop) const;
   // Sends request with retries; `before_attempt` (if set) resets per-attempt
   // state. Returns the final response when an HTTP status arrived (any status
   // that is not transient, or a transient one after the last try), else an

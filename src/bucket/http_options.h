@@ -1,11 +1,14 @@
 // HttpOptions: the knobs of the HTTP bucket's client. The defaults retry a
 // transient fault for well under two seconds in total, so a dead bucket is
-// reported quickly; a stalled transfer is abandoned after low_speed_time_s.
+// reported quickly; a stalled transfer is abandoned (and retried) after
+// low_speed_time_s; a download that is not over by its budget's deadline
+// (transfer_budget.h: 30 s + size / 1 MB/s, retries included) fails for good.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 
+#include "bucket/transfer_budget.h"
 #include "deltaswarm/tls.h"
 
 namespace deltaswarm {
@@ -17,6 +20,9 @@ struct HttpOptions {
   // A transfer slower than low_speed_bytes_per_s for low_speed_time_s is aborted (and retried).
   long low_speed_bytes_per_s = 1024;
   long low_speed_time_s = 30;
+  // Every GET (Get, GetToFile, List) ends by budget.DeadlineFor(its bound);
+  // HEAD by the allowance alone. Uploads are not bounded by it.
+  TransferBudget budget;
   // For https:// only: cert/key (PEM) are presented to the server when given;
   // ca replaces the system's trust store for verifying it. Peer and host
   // verification stay on either way.

@@ -37,7 +37,10 @@ const Schema<GatewayOptions>& SchemaFor<GatewayOptions>() {
         .Optional("hashing_threads", &GatewayOptions::hashing_threads,
                   "swarm threads that re-check files already on disk (a resumed download)", SwarmThreadCount)
         .Optional("share", &GatewayOptions::share,
-                  "hand each node its own share of pieces (false: offer every piece to every node)");
+                  "hand each node its own share of pieces (false: offer every piece to every node)")
+        .Optional("metrics_listen", &GatewayOptions::metrics_listen,
+                  "Prometheus metrics over plain HTTP at http://ip:port/metrics (empty: off; keep it off public "
+                  "networks)");
     // tls_cert, tls_key, tls_ca: the same keys as every role's.
     AddTlsKeys(s, &GatewayOptions::tls,
                "the cluster CA certificate (PEM): checks tls_cert, verifies an https:// upstream bucket and, with "

@@ -37,7 +37,10 @@ const Schema<NodeOptions>& SchemaFor<NodeOptions>() {
         .Optional("hook_timeout_s", &NodeOptions::hook_timeout_s,
                   "seconds on_update may run before its process group is killed (a warning; 0: no limit)",
                   NotNegativeNumber)
-        .Optional("threads", &NodeOptions::threads, "worker threads for verify and apply (0: all cores)");
+        .Optional("threads", &NodeOptions::threads, "worker threads for verify and apply (0: all cores)")
+        .Optional("metrics_listen", &NodeOptions::metrics_listen,
+                  "Prometheus metrics over plain HTTP at http://ip:port/metrics (empty: off; keep it off public "
+                  "networks)");
     AddTlsKeys(s, &NodeOptions::tls);
     return s;
   }();

@@ -17,6 +17,7 @@
 #include "config/yaml_value.h"
 #include "deltaswarm/config.h"
 #include "deltaswarm/status.h"
+#include "format/printable.h"
 
 namespace deltaswarm::config {
 
@@ -68,7 +69,8 @@ class Schema {
         const YAML::Node v = it->second;
         std::string key = k.IsScalar() ? k.Scalar() : "?";
         const Field* f = Find(key);
-        if (f == nullptr) return InvalidArgument(Where(file, k.Mark()) + ": unknown key '" + key + "'" + Known());
+        if (f == nullptr)
+          return InvalidArgument(Where(file, k.Mark()) + ": unknown key '" + Printable(key, '\'') + "'" + Known());
         if (!seen.insert(key).second) return InvalidArgument(Where(file, k.Mark()) + ": key '" + key + "' repeated");
         DS_RETURN_IF_ERROR(f->set(v, Location{file, k.Mark()}, base));
       }
@@ -77,7 +79,8 @@ class Schema {
           return InvalidArgument(Where(file, root.Mark()) + ": missing required key '" + f.key + "' (" + f.doc + ")");
       return base;
     } catch (const YAML::Exception& e) {
-      return InvalidArgument(Where(file, e.mark) + ": " + e.msg);
+      // e.msg may quote the character yaml-cpp stopped at, a newline or NUL too.
+      return InvalidArgument(Where(file, e.mark) + ": " + Printable(e.msg));
     }
   }
 

@@ -6,13 +6,18 @@
 #include <limits>
 #include <sstream>
 
+#include "format/printable.h"
+
 namespace deltaswarm::config {
 
 namespace {
 
 Status Expected(const YAML::Node& node, const Location& at, const std::string& key, const char* what) {
-  std::string got = node.IsNull() ? "nothing" : node.IsSequence() ? "a list" : node.IsMap() ? "a mapping"
-                                                                                           : "'" + node.Scalar() + "'";
+  // The value is quoted escaped: a control character in it must not split the line.
+  std::string got = node.IsNull()       ? "nothing"
+                    : node.IsSequence() ? "a list"
+                    : node.IsMap()      ? "a mapping"
+                                        : "'" + Printable(node.Scalar(), '\'') + "'";
   return InvalidArgument(at.Of(node) + ": " + key + ": expected " + what + ", got " + got);
 }
 

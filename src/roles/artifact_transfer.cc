@@ -73,12 +73,24 @@ Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint
     if (stop && stop->requested()) return Status(Code::kCancelled, bucket.Describe(key) + ": stopped");
     std::string tmp = TempSibling(path);
     uint64_t before = done;
-    auto got = bucket.GetToFile(key, tmp, [&](const char*, uint64_t d, uint64_t) {
-      if (progress) progress("download", before + d, total);
-    });
+    // Bounded by the signed size: a larger object fails before the disk fills,
+    // a stop ends even this object (the bucket removes tmp either way).
+    auto got = bucket.GetToFile(
+        key, tmp, o.size,
+        [&](const char*, uint64_t d, uint64_t) {
+          if (progress) progress("download", before + d, total);
+        },
+        stop);
     if (!got.ok()) {
       (void)RemoveAll(tmp);
+      if (got.status().code() == Code::kCorruption)
+        return Corruption(got.status().message() + " by the signed manifest (tampered?)");
       return got.status();
+    }
+    if (*got != o.size) {
+      (void)RemoveAll(tmp);
+      return Corruption(bucket.Describe(key) + ": object is " + std::to_string(*got) +
+                        " bytes, the signed manifest lists " + std::to_string(o.size) + " (tampered?)");
     }
     DS_ASSIGN_OR_RETURN(Sha256 sha, Sha256OfFile(tmp, &size));
     if (size != o.size || sha != o.sha256) {

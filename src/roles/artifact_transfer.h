@@ -22,9 +22,11 @@ Result<uint64_t> UploadArtifact(Bucket& bucket, const std::string& model, uint64
 
 // Downloads the artifact into local_dir (created), skipping objects already
 // there and intact (a resumed pull); checks every object's size and SHA-256.
-// Returns bytes downloaded. Once *stop (may be null) is requested it ends with
-// kCancelled before the next object (objects are at most a chunk, 32 MiB by
-// default), keeping the verified ones for a later resume.
+// Each object is read bounded by its size in the manifest: one that is larger
+// or smaller is kCorruption naming it, and no more than its listed size is
+// written. Returns bytes downloaded. Once *stop (may be null) is requested it
+// ends with kCancelled within about a second, in the middle of an object too
+// (whose partial file is removed), keeping the verified ones for a resume.
 Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint64_t id,
                                   const ManifestArtifact& artifact, const std::string& local_dir,
                                   const ProgressFn& progress, const StopSignal* stop = nullptr);

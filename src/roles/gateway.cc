@@ -15,6 +15,8 @@
 // run contiguously up from a keyframe (a restart fetches a damaged or missing
 // middle version again, or drops what no keyframe reaches any more), so any
 // node finds either its delta chain or a keyframe path.
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <unistd.h>
@@ -32,6 +34,7 @@
 #include "roles/bucket_layout.h"
 #include "roles/follower.h"
 #include "roles/latest_view.h"
+#include "roles/role_metrics.h"
 #include "roles/swarm_fetch.h"
 #include "roles/version_graph.h"
 
@@ -128,6 +131,7 @@ class Gateway {
   Status Sync() {
     const uint64_t newest = held_.newest();
     DS_ASSIGN_OR_RETURN(LatestView latest, ResolveLatest(upstream_, o_.model, trusted_, newest, UnixNow()));
+    upstream_latest_ = std::max(upstream_latest_, latest.target);
     if (!latest.stale.empty() && latest.stale != reported_stale_) Emit("stale_latest", latest.target, latest.stale);
     reported_stale_ = latest.stale;
     if (latest.target > newest) {
@@ -165,10 +169,14 @@ class Gateway {
     return report_;
   }
 
+  uint64_t serving() const { return report_.latest; }               // the version the mirror's refs/latest names
+  uint64_t upstream_latest() const { return upstream_latest_; }     // the newest the upstream's was seen to lead to
+
  private:
   struct Transfer {
     uint64_t bytes = 0;        // payload fetched upstream (bucket and swarm)
     uint64_t from_bucket = 0;  // of those, read from the bucket itself
+    double seconds = 0;        // fetching, checking and seeding it
   };
 
   std::string ArtifactDir(uint64_t id, const ManifestArtifact& a) const { return dir_.ChunksDir(id) + "/" + a.dir; }
@@ -200,6 +208,7 @@ class Gateway {
   // version and the swarm does not seed it; the chunks already checked stay
   // for the next try.
   Result<Transfer> HoldVersion(uint64_t id, const Manifest& m, std::span<const std::byte> signed_bytes) {
+    const auto started = SteadyClock::now();
     Transfer fetched;
     std::vector<std::vector<std::byte>> torrents;
     for (const ManifestArtifact& a : m.artifacts) {
@@ -226,6 +235,7 @@ class Gateway {
       return written;
     }
     held_.Add(m);
+    fetched.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
     return fetched;
   }
 
@@ -245,7 +255,7 @@ class Gateway {
     GatewayEvent ev{"mirrored", id,
                     "version " + std::to_string(id) + " " + what + " (" + std::to_string(fetched.bytes) +
                         " bytes fetched upstream" + (seeds_ ? ", seeding" : "") + ")",
-                    fetched.bytes, fetched.from_bucket, "", ""};
+                    fetched.bytes, fetched.from_bucket, "", "", fetched.seconds};
     if (on_event_) on_event_(ev);
   }
 
@@ -329,7 +339,7 @@ class Gateway {
   }
 
   void Emit(const std::string& type, uint64_t version, const std::string& message) {
-    if (on_event_) on_event_(GatewayEvent{type, version, message, 0, 0, "", ""});
+    if (on_event_) on_event_(GatewayEvent{type, version, message, 0, 0, "", "", 0});
   }
 
   const GatewayOptions& o_;
@@ -345,6 +355,7 @@ class Gateway {
   VersionGraph held_;  // the versions the mirror shows
   std::vector<std::byte> mirrored_latest_;  // the statement in the mirror, as upstream signed it
   std::string reported_stale_;              // the last stale_latest reason emitted
+  uint64_t upstream_latest_ = 0;
   std::map<uint64_t, std::vector<TorrentId>> torrents_;
   GatewayReport report_;
 };
@@ -412,11 +423,25 @@ Result<GatewayReport> RunGateway(const GatewayOptions& o, const StopSignal& stop
   so.aio_threads = o.aio_threads;
   so.hashing_threads = o.hashing_threads;
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> seeds, Swarm::Start(so));
-  Gateway gateway(o, *upstream, *dir, std::move(trusted), upstream_swarm.get(), seeds.get(), &stop, on_event,
+  // Metrics first, so that a long restore can be watched; they see every
+  // event before the caller does.
+  std::unique_ptr<RoleMetrics> metrics;
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!o.metrics_listen.empty()) {
+    metrics = std::make_unique<RoleMetrics>(RoleMetrics::Role::kGateway,
+                                            std::vector<Swarm*>{seeds.get(), upstream_swarm.get()});
+    DS_ASSIGN_OR_RETURN(metrics_server, metrics->Serve(o.metrics_listen));
+  }
+  std::function<void(const GatewayEvent&)> observed = [&](const GatewayEvent& e) {
+    if (metrics) metrics->OnGatewayEvent(e);
+    if (on_event) on_event(e);
+  };
+  Gateway gateway(o, *upstream, *dir, std::move(trusted), upstream_swarm.get(), seeds.get(), &stop, observed,
                   progress);
   Status restored = gateway.Restore();
   if (!restored.ok() && restored.code() == Code::kCancelled && stop.requested()) return gateway.Finish();
   DS_RETURN_IF_ERROR(restored);
+  if (metrics) metrics->SetVersions(gateway.serving(), gateway.upstream_latest());
   BucketServerTls https;  // plain HTTP without a certificate
   if (o.tls.has_certificate()) https = BucketServerTls{o.tls, o.require_client_cert, o.tls_crl};
   DS_ASSIGN_OR_RETURN(std::unique_ptr<BucketServer> server,
@@ -428,20 +453,20 @@ Result<GatewayReport> RunGateway(const GatewayOptions& o, const StopSignal& stop
   if (on_event)
     on_event(GatewayEvent{"ready", 0,
                           "seeding on " + report.endpoint + ", metadata at " + report.http_url, 0, 0,
-                          report.endpoint, report.http_url});
+                          report.endpoint, report.http_url, 0});
   // Right after "ready" (which stays the first event), once per run.
   if (!o.tls.has_certificate() && on_event)
     on_event(GatewayEvent{"warning", 0,
                           "warning: no TLS certificate (tls_cert): any host that reaches " + report.endpoint + " or " +
                               report.http_url + " can download the versions and metadata this gateway serves",
-                          0, 0, "", ""});
+                          0, 0, "", "", 0});
   while (!stop.requested()) {
     Status st = gateway.Sync();
     // Failed over its options (e.g. a closed swarm and no certificate):
     // retrying cannot mend it, so, as a node does, the gateway stops.
     if (st.code() == Code::kInvalidArgument) return st;
-    if (!st.ok() && !stop.requested() && on_event)
-      on_event(GatewayEvent{"sync_failed", 0, st.message(), 0, 0, "", ""});
+    if (metrics) metrics->SetVersions(gateway.serving(), gateway.upstream_latest());
+    if (!st.ok() && !stop.requested()) observed(GatewayEvent{"sync_failed", 0, st.message(), 0, 0, "", "", 0});
     stop.WaitFor(o.poll_interval_s);
   }
   GatewayReport held = gateway.Finish();

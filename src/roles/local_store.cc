@@ -141,11 +141,16 @@ Status LocalStore::SwitchCurrent(uint64_t id) {
   return SyncDirectory(dir_);
 }
 
-Status LocalStore::Remove(uint64_t id) {
+Status LocalStore::RemoveFiles(uint64_t id) {
+  // The manifest first: from then on the version no longer counts as held.
   DS_RETURN_IF_ERROR(RemoveAll(dir_ + "/manifests/" + std::to_string(id) + ".json"));
   DS_RETURN_IF_ERROR(RemoveAll(dir_ + "/manifests/" + std::to_string(id) + ".dsi"));
-  DS_RETURN_IF_ERROR(RemoveAll(ChunksDir(id)));
   return RemoveAll(VersionDir(id));
+}
+
+Status LocalStore::Remove(uint64_t id) {
+  DS_RETURN_IF_ERROR(RemoveFiles(id));
+  return RemoveAll(ChunksDir(id));
 }
 
 std::vector<uint64_t> LocalStore::Survivors(uint64_t keep) const {

@@ -67,6 +67,8 @@ class LocalStore {
   Status PruneChunks(const std::vector<uint64_t>& seeded);
   // Forgets a version (its files, manifest and kept chunks).
   Status Remove(uint64_t id);
+  // Forgets a version's checkpoint and manifest, keeping its chunks (still seeded).
+  Status RemoveFiles(uint64_t id);
 
  private:
   LocalStore(std::string dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}

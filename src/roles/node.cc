@@ -3,17 +3,20 @@
 // version over the swarm, runs the on_update hook and keeps seeding the
 // chunks of its newest versions, so that later nodes find peers.
 #include <algorithm>
+#include <chrono>
 
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/roles.h"
 #include "deltaswarm/swarm.h"
+#include "roles/apply_timer.h"
 #include "roles/bucket_layout.h"
 #include "roles/follower.h"
 #include "roles/local_store.h"
 #include "roles/node_hook.h"
 #include "roles/node_seeds.h"
 #include "roles/puller.h"
+#include "roles/role_metrics.h"
 #include "roles/swarm_fetch.h"
 
 namespace deltaswarm {
@@ -31,7 +34,9 @@ class Node {
   Node(const NodeOptions& o, const StopSignal& stop, const std::function<void(const NodeEvent&)>& on_event,
        const ProgressFn& progress, Bucket& bucket, LocalStore& store, Swarm& swarm, std::vector<TrustedKey> trusted)
       : o_(o), stop_(stop), on_event_(on_event), progress_(progress), bucket_(bucket), store_(store), swarm_(swarm),
-        trusted_(std::move(trusted)), seeds_(swarm, store, bucket, o.model) {
+        trusted_(std::move(trusted)), seeds_(swarm, store, bucket, o.model),
+        // Only a node that reports metrics times its applies: others keep progress as it was.
+        pull_progress_(o.metrics_listen.empty() ? progress : apply_timer_.Wrap(progress)) {
     pull_.bucket = o.bucket;
     pull_.model = o.model;
     pull_.dest = o.dest;
@@ -73,7 +78,10 @@ class Node {
   // over this node's options (kInvalidArgument, e.g. a closed swarm and no
   // certificate): retrying cannot mend those, so that error ends the node.
   Status Poll() {
-    Result<PullOutcome> pulled = PullInto(pull_, bucket_, store_, trusted_, ctx_, progress_);
+    apply_timer_.Reset();
+    const auto started = SteadyClock::now();
+    Result<PullOutcome> pulled = PullInto(pull_, bucket_, store_, trusted_, ctx_, pull_progress_);
+    const double pull_s = std::chrono::duration<double>(SteadyClock::now() - started).count();
     if (!pulled.ok()) {
       if (pulled.status().code() == Code::kInvalidArgument) return pulled.status();
       if (!stop_.requested()) Emit("pull_failed", 0, pulled.status().message());
@@ -93,7 +101,7 @@ class Node {
                  "version " + std::to_string(r.to_version) + " is current (via " + via + "; " +
                      std::to_string(r.swarm_bytes) + " bytes from the swarm, " + std::to_string(r.downloaded_bytes) +
                      " from the bucket)",
-                 r, ""};
+                 r, "", pull_s, apply_timer_.seconds()};
     if (on_event_) on_event_(ev);
     Status kept = KeepSeeding(pulled->artifacts);
     if (kept.code() == Code::kInvalidArgument) return kept;
@@ -165,7 +173,7 @@ class Node {
   }
 
   void Emit(const std::string& type, uint64_t version, const std::string& message) {
-    if (on_event_) on_event_(NodeEvent{type, version, message, {}, ""});
+    if (on_event_) on_event_(NodeEvent{type, version, message, {}, "", 0, 0});
   }
 
   static std::string List(const std::vector<uint64_t>& ids) {
@@ -183,6 +191,8 @@ class Node {
   Swarm& swarm_;
   std::vector<TrustedKey> trusted_;
   NodeSeeds seeds_;
+  ApplyTimer apply_timer_;      // before pull_progress_, which refers to it
+  ProgressFn pull_progress_;    // progress_, timing the applies with metrics_listen
   PullOptions pull_;
   PullContext ctx_;
   std::string reported_stale_;  // the last stale_latest reason emitted
@@ -201,9 +211,21 @@ Result<NodeReport> RunNode(const NodeOptions& o, const StopSignal& stop,
                       Swarm::Start(DownloaderSwarmOptions(o.listen, o.peers, o.trackers, o.upload_rate,
                                                           o.download_rate, o.tls, o.aio_threads, o.hashing_threads)));
 
-  Node node(o, stop, on_event, progress, *bucket, store, *swarm, std::move(trusted));
+  // Metrics first, so that a long reseed can be watched; they see every
+  // event before the caller does.
+  std::unique_ptr<RoleMetrics> metrics;
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!o.metrics_listen.empty()) {
+    metrics = std::make_unique<RoleMetrics>(RoleMetrics::Role::kNode, std::vector<Swarm*>{swarm.get()});
+    DS_ASSIGN_OR_RETURN(metrics_server, metrics->Serve(o.metrics_listen));
+  }
+  std::function<void(const NodeEvent&)> observed = [&](const NodeEvent& e) {
+    if (metrics) metrics->OnNodeEvent(e);
+    if (on_event) on_event(e);
+  };
+  Node node(o, stop, observed, progress, *bucket, store, *swarm, std::move(trusted));
   node.Reseed();
-  if (on_event) on_event(NodeEvent{"ready", store.current(), "listening on " + swarm->endpoint(), {}, swarm->endpoint()});
+  observed(NodeEvent{"ready", store.current(), "listening on " + swarm->endpoint(), {}, swarm->endpoint(), 0, 0});
   while (!stop.requested()) {
     DS_RETURN_IF_ERROR(node.Poll());
     stop.WaitFor(o.poll_interval_s);

@@ -1,5 +1,7 @@
 // deltaswarm pull: choose the cheapest path to the wanted version, download
 // and check every object against signed manifests, apply, switch `current`.
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "core/file.h"
@@ -53,7 +55,9 @@ class Puller {
       return report_;
     }
 
-    uint64_t held = UsableHeldVersion(want);
+    // A run that failed after applying want, before switching, left it complete.
+    if (IntactInStore(want)) return Switch(want);
+    uint64_t held = StartingVersion(want);
     DS_ASSIGN_OR_RETURN(std::vector<Step> steps, PlanSteps(held, want));
     DS_RETURN_IF_ERROR(CheckFreeSpace(steps, want));
     for (const Step& s : steps) artifacts_.push_back({s.version, s.artifact->kind, TorrentId{}});
@@ -66,6 +70,7 @@ class Puller {
       report_.downloaded_bytes += got;
     }
     std::string base = steps.front().artifact->kind == "delta" ? store_.CheckpointPath(graph_.at(held)) : "";
+    uint64_t intermediate = 0;  // the previous step's version, made by this pull
     for (const Step& s : steps) {
       if (ctx_.stop && ctx_.stop->requested()) return Status(Code::kCancelled, "pull stopped before " + StepName(s));
       const Manifest& m = graph_.at(s.version);
@@ -78,15 +83,13 @@ class Puller {
       DS_RETURN_IF_ERROR(store_.SaveIndex(s.version, StagingFor(s) + "/" + kIndexFileName));
       DS_RETURN_IF_ERROR(store_.SaveManifest(m));
       report_.steps.push_back(StepName(s));
+      // Along a chain the disk holds at most the held version and two more:
+      // each intermediate goes once the next is verified (its chunks stay).
+      if (intermediate != 0) DS_RETURN_IF_ERROR(store_.RemoveFiles(intermediate));
+      intermediate = s.version != held && s.version != report_.from_version ? s.version : 0;
       base = out;
     }
-    DS_RETURN_IF_ERROR(store_.SwitchCurrent(want));
-    if (own_swarm_) Linger();
-    DS_RETURN_IF_ERROR(RemoveAll(store_.dir() + "/staging"));
-    if (ctx_.prune) DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
-    report_.changed = true;
-    for (const auto& f : graph_.at(want).files) report_.target_bytes += f.size;
-    return report_;
+    return Switch(want);
   }
 
  private:
@@ -139,29 +142,54 @@ class Puller {
     (ctx_.stop ? *ctx_.stop : never).WaitFor(o_.linger_s);
   }
 
-  // The held version if a delta chain can start from it: older than want and
-  // still matching its manifest (else the node is repaired from a keyframe).
-  uint64_t UsableHeldVersion(uint64_t want) {
-    uint64_t held = report_.from_version;
-    if (held == 0 || held >= want) return 0;
-    auto m = store_.LoadManifest(held);
-    if (!m.ok() || m->model != o_.model) return 0;
+  // Points current at want (already complete in the store), then tidies up.
+  Result<PullReport> Switch(uint64_t want) {
+    DS_RETURN_IF_ERROR(store_.SwitchCurrent(want));
+    if (own_swarm_) Linger();
+    DS_RETURN_IF_ERROR(RemoveAll(store_.dir() + "/staging"));
+    if (ctx_.prune) DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
+    report_.changed = true;
+    for (const auto& f : graph_.at(want).files) report_.target_bytes += f.size;
+    return report_;
+  }
+
+  // Whether version v is complete in the store, matches its manifest, and is
+  // the bucket's version of that id; if so its manifest joins the graph.
+  bool IntactInStore(uint64_t v) {
+    const std::vector<uint64_t> held = store_.Versions();
+    if (v == 0 || !std::binary_search(held.begin(), held.end(), v)) return false;
+    auto m = store_.LoadManifest(v);
+    if (!m.ok() || m->model != o_.model) return false;
     Status s = store_.CheckVersion(*m, o_.threads);
     if (!s.ok()) {
-      report_.note = "held version " + std::to_string(held) + " does not match its manifest (" + s.message() +
-                     "): repairing from a keyframe";
-      return 0;
+      report_.note = "held version " + std::to_string(v) + " does not match its manifest (" + s.message() +
+                     "): repairing it from an older held version or a keyframe";
+      return false;
     }
-    // A version id can be published twice if a publisher died between the
-    // manifest and refs/latest; a chain must start from the bucket's version.
-    auto in_bucket = FetchManifest(bucket_, o_.model, held, trusted_);
+    // A chain must start from the bucket's version of an id (a bucket
+    // restored from elsewhere may hold another).
+    auto in_bucket = FetchManifest(bucket_, o_.model, v, trusted_);
     if (in_bucket.ok() && CanonicalBytes(*in_bucket) != CanonicalBytes(*m)) {
-      report_.note = "held version " + std::to_string(held) +
-                     " differs from the bucket's version of that id (republished): rebuilding from a keyframe";
-      return 0;
+      report_.note = "held version " + std::to_string(v) +
+                     " differs from the bucket's version of that id (republished): rebuilding it";
+      return false;
     }
-    graph_.Add(std::move(m).value());
-    return held;
+    if (!graph_.Find(v)) graph_.Add(std::move(m).value());
+    return true;
+  }
+
+  // Where a delta chain to want can start: the newest complete version below
+  // want (one a failed pull left, which makes its re-run short), else the
+  // current one; 0 when neither is intact (the node is repaired from a keyframe).
+  uint64_t StartingVersion(uint64_t want) {
+    std::vector<uint64_t> candidates;
+    for (uint64_t v : store_.Versions())
+      if (v < want) candidates.push_back(v);
+    if (candidates.empty()) return 0;
+    if (IntactInStore(candidates.back())) return candidates.back();
+    const uint64_t current = report_.from_version;
+    if (current != candidates.back() && current < want && IntactInStore(current)) return current;
+    return 0;
   }
 
   // Fetches the manifests the plan needs, walking down from want, and takes
@@ -173,16 +201,29 @@ class Puller {
     return graph_.Plan(held, want);
   }
 
+  // The artifacts not yet on disk, and the versions the apply writes: one,
+  // or two along a chain (intermediates go as the chain goes on).
   Status CheckFreeSpace(const std::vector<Step>& steps, uint64_t want) {
     uint64_t need = 0, target = 0;
-    for (const Step& s : steps) need += s.artifact->bytes();
+    for (const Step& s : steps) need += s.artifact->bytes() - StagedBytes(s);
     for (const auto& f : graph_.at(want).files) target += f.size;
-    need += steps.size() > 1 ? 2 * target : target;  // an intermediate version and the final one
+    need += steps.size() > 1 ? 2 * target : target;
     DS_ASSIGN_OR_RETURN(uint64_t free_bytes, FreeSpace(store_.dir()));
     if (free_bytes < need)
       return NoSpace(store_.dir() + ": pulling version " + std::to_string(want) + " needs " + std::to_string(need) +
                      " bytes, only " + std::to_string(free_bytes) + " free");
     return Status::Ok();
+  }
+
+  // The bytes of a step's artifact already downloaded (a failed pull's).
+  uint64_t StagedBytes(const Step& s) const {
+    uint64_t staged = 0;
+    for (const auto& c : s.artifact->chunks) {
+      struct stat st;
+      if (::stat((StagingFor(s) + "/" + c.name).c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        staged += std::min<uint64_t>(static_cast<uint64_t>(st.st_size), c.size);
+    }
+    return staged;
   }
 
   const PullOptions& o_;

@@ -27,8 +27,8 @@ struct PullContext {
   // Prune the store to options.keep afterwards (a node prunes itself, after
   // taking the dropped versions' torrents out of its swarm).
   bool prune = true;
-  // Ends a swarm wait or the linger at once, a download from the bucket
-  // before its next object and the pull before its next apply (may be null).
+  // Ends a swarm wait, the linger and a chunk download from the bucket at
+  // once (also mid-object), and the pull before its next apply (may be null).
   const StopSignal* stop = nullptr;
   // > 0: a swarm download without progress for this long is removed and
   // added again, so that it dials its bootstrap peers afresh (a peer that

@@ -9,7 +9,8 @@ namespace deltaswarm {
 
 namespace {
 // A 4 TB hybrid torrent is about 30 MB; its SHA-256 is checked against the
-// signed manifest before libtorrent parses it.
+// signed manifest before libtorrent parses it. The read is bounded by the
+// manifest's torrent_size, and never more than this.
 constexpr uint64_t kMaxTorrentBytes = 64ull << 20;
 using Clock = SteadyClock;
 }  // namespace
@@ -17,7 +18,8 @@ using Clock = SteadyClock;
 Result<std::vector<std::byte>> FetchTorrent(Bucket& bucket, const std::string& model, uint64_t id,
                                             const ManifestArtifact& artifact) {
   std::string key = TorrentKey(model, id, artifact.dir);
-  DS_ASSIGN_OR_RETURN(std::vector<std::byte> bytes, bucket.Get(key, kMaxTorrentBytes));
+  DS_ASSIGN_OR_RETURN(std::vector<std::byte> bytes,
+                      bucket.Get(key, std::min(artifact.torrent_size, kMaxTorrentBytes)));
   if (bytes.size() != artifact.torrent_size || Sha256Of(bytes) != artifact.torrent_sha256)
     return Corruption(bucket.Describe(key) + ": differs from the signed manifest (tampered?)");
   return bytes;

@@ -52,9 +52,11 @@ Result<lt::settings_pack> MakeSettings(const SwarmOptions& options) {
   lt::settings_pack s;
   s.set_str(lt::settings_pack::listen_interfaces, ListenInterfaces(options.listen, options));
   // Waits wake on alerts (swarm.h): status and errors, storage for
-  // cache_flushed_alert, piece_progress so that progress wakes them too.
+  // cache_flushed_alert, piece_progress so that progress wakes them too,
+  // peer for peer_ban_alert (Swarm::Totals counts bans).
   s.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error |
-                                            lt::alert_category::storage | lt::alert_category::piece_progress);
+                                            lt::alert_category::storage | lt::alert_category::piece_progress |
+                                            lt::alert_category::peer);
   s.set_bool(lt::settings_pack::enable_dht, false);
   s.set_bool(lt::settings_pack::enable_lsd, false);
   s.set_bool(lt::settings_pack::enable_upnp, false);

@@ -80,6 +80,8 @@ struct Swarm::Impl {
   std::mutex mu;  // guards everything below and popping alerts
   std::map<uint64_t, Entry> torrents;
   uint64_t next_id = 1;
+  SwarmTotals removed;  // what the torrents removed so far had moved (Totals stays monotonic)
+  uint64_t banned_peers = 0;
 
   Entry* Find(TorrentId id) {
     auto it = torrents.find(id.value);
@@ -127,6 +129,8 @@ struct Swarm::Impl {
     for (lt::alert* a : alerts) {
       if (auto* hf = lt::alert_cast<lt::hash_failed_alert>(a)) {
         if (Entry* e = FindByHandle(hf->handle)) ++e->hash_failures;
+      } else if (lt::alert_cast<lt::peer_ban_alert>(a)) {
+        ++banned_peers;
       } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
         if (Entry* e = FindByHandle(te->handle)) e->error = te->message();
       } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
@@ -448,6 +452,21 @@ uint64_t Swarm::UploadedBytes() {
   return total;
 }
 
+SwarmTotals Swarm::Totals() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->PumpLocked();
+  SwarmTotals t = impl_->removed;
+  t.banned_peers = impl_->banned_peers;
+  for (const auto& [id, entry] : impl_->torrents) {
+    TorrentStatus st = impl_->StatusLocked(TorrentId{id});
+    t.uploaded_bytes += st.all_time_upload;
+    t.downloaded_bytes += st.all_time_download;
+    t.hash_failures += static_cast<uint64_t>(st.hash_failures);
+    t.peers += st.peers;
+  }
+  return t;
+}
+
 Status Swarm::WaitFinished(TorrentId id, double timeout_s,
                            const std::function<void(const TorrentStatus&)>& on_progress) {
   const auto start = Clock::now();
@@ -504,6 +523,10 @@ void Swarm::Remove(TorrentId id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->torrents.find(id.value);
   if (it == impl_->torrents.end()) return;
+  const TorrentStatus last = impl_->StatusLocked(id);
+  impl_->removed.uploaded_bytes += last.all_time_upload;
+  impl_->removed.downloaded_bytes += last.all_time_download;
+  impl_->removed.hash_failures += static_cast<uint64_t>(it->second.hash_failures);
   try {
     impl_->session->remove_torrent(it->second.handle);
   } catch (...) {

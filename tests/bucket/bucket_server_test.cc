@@ -438,7 +438,7 @@ TEST_CASE("a directory bucket served over HTTP reads back byte-identical through
   auto size = (*http)->Size("m/versions/1/manifest.json");  // HEAD
   REQUIRE(size.ok());
   CHECK(*size == manifest.size());
-  REQUIRE((*http)->GetToFile("m/versions/1/manifest.json", tmp / "copy", nullptr).ok());
+  REQUIRE((*http)->GetToFile("m/versions/1/manifest.json", tmp / "copy", manifest.size(), nullptr, nullptr).ok());
   CHECK(deltaswarm::testing::ReadFileText(tmp / "copy") == manifest);
 
   CHECK((*http)->Get("m/versions/2/manifest.json", 1 << 20).status().code() == Code::kNotFound);
@@ -498,7 +498,9 @@ TEST_CASE("over HTTPS with require_client_cert only the cluster's certificates r
     auto size = (*bucket)->Size("m/versions/1/manifest.json");
     REQUIRE(size.ok());
     CHECK(*size == mirror.manifest.size());
-    REQUIRE((*bucket)->GetToFile("m/versions/1/manifest.json", mirror.tmp / "copy", nullptr).ok());
+    REQUIRE((*bucket)
+                ->GetToFile("m/versions/1/manifest.json", mirror.tmp / "copy", mirror.manifest.size(), nullptr, nullptr)
+                .ok());
     CHECK(deltaswarm::testing::ReadFileText(mirror.tmp / "copy") == mirror.manifest);
     CHECK((*bucket)->Get("m/versions/2/manifest.json", 1 << 20).status().code() == Code::kNotFound);
   }
@@ -510,7 +512,10 @@ TEST_CASE("over HTTPS with require_client_cert only the cluster's certificates r
     CHECK_FALSE(latest.ok);
     CHECK(latest.body.empty());
     CHECK(latest.status.code() == Code::kIoError);
-    CHECK_FALSE((*bucket)->GetToFile("m/versions/1/manifest.json", mirror.tmp / "copy", nullptr).ok());
+    CHECK_FALSE((*bucket)
+                    ->GetToFile("m/versions/1/manifest.json", mirror.tmp / "copy", mirror.manifest.size(), nullptr,
+                                nullptr)
+                    .ok());
     CHECK_FALSE(std::filesystem::exists(mirror.tmp / "copy"));
   }
 

@@ -3,6 +3,7 @@
 // URL forms, retries) follows at the end.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "bucket/directory_bucket.h"
 #include "bucket/http_bucket.h"
 #include "bucket/retry.h"
 #include "deltaswarm/bucket.h"
@@ -100,11 +102,12 @@ TEST_CASE_TEMPLATE("bucket: PutFile and GetToFile of 20 MB, with progress", B, B
   CHECK(b.bucket->Size("m/versions/1/chunk-000001.dsc").value() == data.size());
 
   uint64_t down_last = 0, down_total = 0;
-  auto n = b.bucket->GetToFile("m/versions/1/chunk-000001.dsc", local / "out.bin",
+  auto n = b.bucket->GetToFile("m/versions/1/chunk-000001.dsc", local / "out.bin", data.size(),
                                [&](const char*, uint64_t done, uint64_t total) {
                                  down_last = done;
                                  down_total = total;
-                               });
+                               },
+                               nullptr);
   REQUIRE_MESSAGE(n.ok(), n.status().ToString());
   CHECK(*n == data.size());
   CHECK(down_last == data.size());
@@ -112,7 +115,7 @@ TEST_CASE_TEMPLATE("bucket: PutFile and GetToFile of 20 MB, with progress", B, B
   CHECK(ReadBytes(local / "out.bin") == data);
 
   // The destination must be new; an existing file is left alone.
-  auto again = b.bucket->GetToFile("m/versions/1/chunk-000001.dsc", local / "out.bin", nullptr);
+  auto again = b.bucket->GetToFile("m/versions/1/chunk-000001.dsc", local / "out.bin", data.size(), nullptr, nullptr);
   CHECK(again.status().code() == Code::kAlreadyExists);
   CHECK(ReadBytes(local / "out.bin") == data);
   CHECK(TemporaryFiles(b.root) == 0);
@@ -126,7 +129,7 @@ TEST_CASE_TEMPLATE("bucket: missing objects are kNotFound", B, BACKENDS) {
   CHECK(get.status().code() == Code::kNotFound);
   CHECK(get.status().message().find(b.bucket->Describe("m/refs/nope")) != std::string::npos);
   CHECK(b.bucket->Size("nope").status().code() == Code::kNotFound);
-  CHECK(b.bucket->GetToFile("nope", local / "x", nullptr).status().code() == Code::kNotFound);
+  CHECK(b.bucket->GetToFile("nope", local / "x", 100, nullptr, nullptr).status().code() == Code::kNotFound);
   CHECK(!fs::exists(local / "x"));  // a failed download leaves no file
 }
 
@@ -138,6 +141,99 @@ TEST_CASE_TEMPLATE("bucket: Get beyond max_bytes is kCorruption", B, BACKENDS) {
   auto got = b.bucket->Get("big", 1000);
   CHECK(got.status().code() == Code::kCorruption);
   CHECK(b.bucket->Get("big", data.size()).ok());
+}
+
+TEST_CASE_TEMPLATE("bucket: GetToFile beyond max_bytes is kCorruption and leaves no file", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  TempDir local;
+  auto data = RandomBytes(3 << 20, 5);
+  REQUIRE(b.bucket->Put("big", AsBytes(data)).ok());
+  uint64_t most = 0;
+  auto got = b.bucket->GetToFile("big", local / "out", data.size() - 1,
+                                 [&](const char*, uint64_t done, uint64_t) { most = std::max(most, done); }, nullptr);
+  CHECK(got.status().code() == Code::kCorruption);
+  CHECK(got.status().message().find(b.bucket->Describe("big")) != std::string::npos);
+  CHECK(most < data.size());
+  CHECK(!fs::exists(local / "out"));
+  auto exact = b.bucket->GetToFile("big", local / "out", data.size(), nullptr, nullptr);
+  REQUIRE_MESSAGE(exact.ok(), exact.status().ToString());
+  CHECK(ReadBytes(local / "out") == data);
+}
+
+TEST_CASE_TEMPLATE("bucket: a stop ends GetToFile in the middle of an object, without a file", B, BACKENDS) {
+  B b;
+  CAPTURE(B::kName);
+  TempDir local;
+  auto data = RandomBytes(20 << 20, 6);
+  WriteBytes(local / "in.bin", data);
+  REQUIRE(b.bucket->PutFile("big", local / "in.bin", nullptr).ok());
+  StopSignal stop;
+  uint64_t last = 0;
+  auto got = b.bucket->GetToFile("big", local / "out", data.size(),
+                                 [&](const char*, uint64_t done, uint64_t) {
+                                   last = done;
+                                   stop.Request();  // after the first step that arrived
+                                 },
+                                 &stop);
+  CHECK(got.status().code() == Code::kCancelled);
+  CHECK(last > 0);
+  CHECK(last < data.size());
+  CHECK(!fs::exists(local / "out"));
+  StopSignal already;
+  already.Request();
+  CHECK(b.bucket->GetToFile("big", local / "out", data.size(), nullptr, &already).status().code() ==
+        Code::kCancelled);
+  CHECK(!fs::exists(local / "out"));
+}
+
+TEST_CASE("directory bucket: objects behind symbolic links, and non-files, are refused") {
+  TempDir t;
+  const std::string root = t / "bucket";
+  auto bucket = OpenBucket(root, /*create=*/true).value();
+  auto secret = RandomBytes(1000, 7);
+  WriteBytes(t / "secret", secret);
+  fs::create_directories(root + "/m/versions/1/keyframe");
+  fs::create_directories(t / "elsewhere/keyframe");
+  WriteBytes(t / "elsewhere/keyframe/chunk-000000.dsc", secret);
+  fs::create_symlink(t / "secret", root + "/m/versions/1/keyframe/chunk-000000.dsc");  // the last component
+  fs::create_symlink(t / "elsewhere", root + "/m/versions/2");                         // a directory on the way
+  REQUIRE(::mkfifo((root + "/m/versions/1/keyframe/fifo").c_str(), 0644) == 0);
+  fs::create_directories(root + "/m/versions/1/keyframe/dir");
+  for (const char* key : {"m/versions/1/keyframe/chunk-000000.dsc", "m/versions/2/keyframe/chunk-000000.dsc",
+                          "m/versions/1/keyframe/fifo", "m/versions/1/keyframe/dir"}) {
+    CAPTURE(key);
+    auto get = bucket->Get(key, 1 << 20);
+    CHECK(get.status().code() == Code::kNotFound);
+    CHECK(get.status().message().find(bucket->Describe(key)) != std::string::npos);
+    CHECK(bucket->Size(key).status().code() == Code::kNotFound);
+    CHECK(bucket->GetToFile(key, t / "out", 1 << 20, nullptr, nullptr).status().code() == Code::kNotFound);
+    CHECK(!fs::exists(t / "out"));
+  }
+}
+
+TEST_CASE("directory bucket: a read slower than its budget fails at the deadline") {
+  TempDir t;
+  const std::string root = t / "bucket";
+  fs::create_directories(root);
+  auto data = RandomBytes(4 << 20, 8);
+  WriteBytes(root + "/big", data);
+  // 4 MiB at >= 10 MB/s, no allowance: 0.42 s; a filesystem that takes
+  // 200 ms per 1 MiB step (simulated in the progress callback) needs 0.8 s.
+  TransferBudget budget;
+  budget.allowance = std::chrono::milliseconds(0);
+  budget.min_bytes_per_s = 10'000'000;
+  DirectoryBucket bucket(root, budget);
+  auto got = bucket.GetToFile("big", t / "out", data.size(),
+                              [](const char*, uint64_t, uint64_t) {
+                                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                              },
+                              nullptr);
+  CHECK(got.status().code() == Code::kIoError);
+  CHECK(got.status().message().find("deadline") != std::string::npos);
+  CHECK(!fs::exists(t / "out"));
+  DirectoryBucket generous(root);  // the default budget: 30 s + 4.2 s
+  CHECK(generous.GetToFile("big", t / "out", data.size(), nullptr, nullptr).ok());
 }
 
 TEST_CASE_TEMPLATE("bucket: List shows objects and sub-directories, sorted", B, BACKENDS) {
@@ -310,7 +406,7 @@ TEST_CASE("http bucket: GetToFile throughput vs curl -o" * doctest::skip()) {
   std::vector<double> ours, curl_only, curl_sync;
   for (int i = 0; i < 3; ++i) {
     for (const char* f : {"a", "b", "c"}) fs::remove(local / f);
-    ours.push_back(seconds_of([&] { REQUIRE(bucket.GetToFile("big.bin", local / "a", nullptr).ok()); }));
+    ours.push_back(seconds_of([&] { REQUIRE(bucket.GetToFile("big.bin", local / "a", size, nullptr, nullptr).ok()); }));
     std::string curl = "curl -s -f -o '" + local / "b" + "' " + server.url() + "/big.bin";
     curl_only.push_back(seconds_of([&] { REQUIRE(std::system(curl.c_str()) == 0); }));
     std::string synced = "curl -s -f -o '" + local / "c" + "' " + server.url() + "/big.bin && sync '" + local / "c" + "'";

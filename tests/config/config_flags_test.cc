@@ -28,6 +28,7 @@ struct GatewayFlags {
     c.Bind("--trust", &GatewayOptions::trust, "trust", "");
     c.Bind("--dir", &GatewayOptions::dir, "dir", "");
     c.Bind("--http", &GatewayOptions::http_listen, "http_listen", "");
+    c.Bind("--metrics-listen", &GatewayOptions::metrics_listen, "metrics_listen", "");
     c.Bind("--listen", &GatewayOptions::listen, "listen", "");
     c.Bind("--peer", &GatewayOptions::peers, "peers", "");
     c.Bind("--tracker", &GatewayOptions::trackers, "trackers", "");

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -72,6 +73,19 @@ bool HasTemporaries(const std::string& dir) {
 // A pull that completed keeps none of the artifacts it applied.
 bool NoStaging(const std::string& store) {
   return !fs::exists(store + "/staging") || fs::is_empty(store + "/staging");
+}
+
+// The inode of every file below dir, by relative path.
+std::map<std::string, ino_t> Inodes(const std::string& dir) {
+  std::map<std::string, ino_t> inodes;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    struct stat st;
+    if (it->is_regular_file() && ::stat(it->path().c_str(), &st) == 0)
+      inodes[fs::relative(it->path(), dir).string()] = st.st_ino;
+  }
+  return inodes;
 }
 
 struct Outcome {
@@ -318,10 +332,15 @@ TEST_CASE("pull into an empty store crashed at every operation: no current or a 
   const auto pull = w.Pull(w.tmp.path(), store);
   EnumerateCrashPoints(w.tmp.path(), pull, [&] { w.Prepare(); }, [&](uint64_t, const Outcome&) {
     CheckStore(store, w.tmp / "ckpt");
+    // A version the crashed run completed is built on, not applied again.
+    const auto held = LocalStore::View(store).Versions();
+    const bool first_complete = std::count(held.begin(), held.end(), 1) == 1;
+    const auto inodes = first_complete ? Inodes(store + "/versions/1") : std::map<std::string, ino_t>{};
     Outcome again = RunCli(w.tmp.path(), {}, pull);
     INFO(again.err);
     CHECK(again.code == 0);
     CHECK(CheckStore(store, w.tmp / "ckpt") == 2);
+    if (first_complete) CHECK(Inodes(store + "/versions/1") == inodes);
     CHECK(!HasTemporaries(store));
     CHECK(NoStaging(store));
   });
