@@ -442,14 +442,11 @@ Result<std::unique_ptr<BucketServer>> BucketServer::Start(const std::string& roo
   } else if (tls.require_client_cert || !tls.crl.empty()) {
     return InvalidArgument("metadata server: require_client_cert and tls_crl need HTTPS: a certificate (tls_cert)");
   }
-  impl->host = endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
+  impl->host = UrlHost(endpoint);
+  DS_RETURN_IF_ERROR(Listen(impl->acceptor, endpoint, "metadata server", listen));
   beast::error_code ec;
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   // ShedPending accepts by hand and must meet EAGAIN, not block, on an empty queue.
-  if (!ec) impl->acceptor.non_blocking(true, ec);
+  impl->acceptor.non_blocking(true, ec);
   if (ec) return IoError("metadata server: cannot listen on " + listen + ": " + ec.message());
   impl->reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (impl->reserve_fd < 0)
@@ -464,16 +461,8 @@ Result<std::unique_ptr<BucketServer>> BucketServer::Start(const std::string& roo
 
 BucketServer::BucketServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-BucketServer::~BucketServer() {
-  // Closing the acceptor and stopping the loop from its own thread keeps the
-  // handlers from racing the shutdown; pending sessions die with the io_context.
-  asio::post(impl_->io, [impl = impl_.get()] {
-    beast::error_code ec;
-    impl->acceptor.close(ec);
-    impl->io.stop();
-  });
-  impl_->thread.join();
-}
+// Pending sessions die with the io_context.
+BucketServer::~BucketServer() { StopServing(impl_->io, impl_->acceptor, impl_->thread); }
 
 int BucketServer::port() const { return impl_->port; }
 

@@ -1,5 +1,7 @@
 #include "bucket/listen_address.h"
 
+#include <boost/asio/post.hpp>
+
 #include <charconv>
 
 namespace deltaswarm {
@@ -20,6 +22,31 @@ Result<boost::asio::ip::tcp::endpoint> ParseListenAddress(const std::string& lis
   boost::asio::ip::address address = boost::asio::ip::make_address(host, ec);
   if (ec) return InvalidArgument("listen address '" + listen + "': bad IP address '" + host + "'");
   return boost::asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+std::string UrlHost(const boost::asio::ip::tcp::endpoint& endpoint) {
+  const std::string address = endpoint.address().to_string();
+  return endpoint.address().is_v6() ? "[" + address + "]" : address;
+}
+
+Status Listen(boost::asio::ip::tcp::acceptor& acceptor, const boost::asio::ip::tcp::endpoint& endpoint,
+              const std::string& what, const std::string& listen) {
+  boost::system::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) return IoError(what + ": cannot listen on " + listen + ": " + ec.message());
+  return Status::Ok();
+}
+
+void StopServing(boost::asio::io_context& io, boost::asio::ip::tcp::acceptor& acceptor, std::thread& loop) {
+  boost::asio::post(io, [&io, &acceptor] {
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    io.stop();
+  });
+  if (loop.joinable()) loop.join();
 }
 
 }  // namespace deltaswarm

@@ -102,13 +102,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& l
   DS_ASSIGN_OR_RETURN(tcp::endpoint endpoint, ParseListenAddress(listen));
   auto impl = std::make_unique<Impl>();
   impl->shared.render = std::move(render);
-  impl->host = endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
-  beast::error_code ec;
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return IoError("metrics server: cannot listen on " + listen + ": " + ec.message());
+  impl->host = UrlHost(endpoint);
+  DS_RETURN_IF_ERROR(Listen(impl->acceptor, endpoint, "metrics server", listen));
   impl->port = impl->acceptor.local_endpoint().port();
   impl->Accept();
   Impl* raw = impl.get();
@@ -118,15 +113,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& l
 
 MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-MetricsServer::~MetricsServer() {
-  // As BucketServer: close and stop from the loop's own thread.
-  asio::post(impl_->io, [impl = impl_.get()] {
-    beast::error_code ec;
-    impl->acceptor.close(ec);
-    impl->io.stop();
-  });
-  impl_->thread.join();
-}
+MetricsServer::~MetricsServer() { StopServing(impl_->io, impl_->acceptor, impl_->thread); }
 
 int MetricsServer::port() const { return impl_->port; }
 
