@@ -70,7 +70,10 @@ class Bucket {
 // created if missing when create is true. For an https:// URL, tls (when not
 // empty) is the client's identity and the CA it verifies the server against;
 // its files are checked here (CheckIdentity), so a missing or mismatched file
-// fails at once with one line naming it. Other schemes ignore tls.
-Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create = false, const TlsIdentity& tls = {});
+// fails at once with one line naming it. Other schemes ignore tls. stop
+// (may be null; not owned) ends any HTTP request of the bucket within
+// milliseconds once requested: a role passes the process's stop.
+Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create = false, const TlsIdentity& tls = {},
+                                           const StopSignal* stop = nullptr);
 
 }  // namespace deltaswarm

@@ -71,7 +71,7 @@ void HttpBucket::Bound(HttpRequest& request, uint64_t max_bytes, const StopSigna
   request.max_body = max_bytes;
   request.deadline = options_.budget.DeadlineFor(max_bytes);
   request.deadline_text = DescribeDeadline(options_.budget, max_bytes);
-  request.stop = stop;
+  request.stop = stop ? stop : options_.stop;
 }
 
 Result<std::vector<std::byte>> HttpBucket::Get(const std::string& key, uint64_t max_bytes) {
@@ -141,6 +141,7 @@ Result<uint64_t> HttpBucket::Size(const std::string& key) {
   // No body (its Content-Length is the answer): the allowance alone.
   request.deadline = options_.budget.DeadlineFor(0);
   request.deadline_text = DescribeDeadline(options_.budget, 0);
+  request.stop = options_.stop;
   DS_ASSIGN_OR_RETURN(HttpResponse response, Send(request));
   if (response.status == 404) return NotFound(request.url + ": not found");
   if (response.status != 200) return Unexpected(request, response);

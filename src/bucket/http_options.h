@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "bucket/transfer_budget.h"
+#include "deltaswarm/stop_signal.h"
 #include "deltaswarm/tls.h"
 
 namespace deltaswarm {
@@ -27,6 +28,9 @@ struct HttpOptions {
   // ca replaces the system's trust store for verifying it. Peer and host
   // verification stay on either way.
   TlsIdentity tls;
+  // The process's stop (may be null): ends every request of this bucket
+  // within milliseconds, metadata GETs and HEADs too (kCancelled).
+  const StopSignal* stop = nullptr;
 };
 
 }  // namespace deltaswarm

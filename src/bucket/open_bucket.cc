@@ -32,9 +32,11 @@ Status CheckClientTls(const std::string& url, const TlsIdentity& tls) {
 
 }  // namespace
 
-Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create, const TlsIdentity& tls) {
+Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create, const TlsIdentity& tls,
+                                           const StopSignal* stop) {
   if (url.starts_with("http://") || url.starts_with("https://")) {
     HttpOptions options;
+    options.stop = stop;
     if (url.starts_with("https://")) {
       DS_RETURN_IF_ERROR(CheckClientTls(url, tls));
       options.tls = tls;

@@ -412,7 +412,7 @@ Result<GatewayReport> RunGateway(const GatewayOptions& o, const StopSignal& stop
   DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dir, "dir"));
   DS_RETURN_IF_ERROR(CheckGatewayTls(o));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> upstream, OpenBucket(o.bucket, /*create=*/false, o.tls));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> upstream, OpenBucket(o.bucket, /*create=*/false, o.tls, &stop));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<GatewayDir> dir, OpenGatewayDir(o.dir));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> upstream_swarm, StartUpstreamSwarm(o));
   SwarmOptions so;

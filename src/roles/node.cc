@@ -205,7 +205,7 @@ Result<NodeReport> RunNode(const NodeOptions& o, const StopSignal& stop,
                            const std::function<void(const NodeEvent&)>& on_event, const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckFollowerOptions(o, o.dest, "dest"));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/false, o.tls));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/false, o.tls, &stop));
   DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(o.dest));
   DS_ASSIGN_OR_RETURN(std::unique_ptr<Swarm> swarm,
                       Swarm::Start(DownloaderSwarmOptions(o.listen, o.peers, o.trackers, o.upload_rate,

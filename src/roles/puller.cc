@@ -260,7 +260,7 @@ Result<PullOutcome> PullInto(const PullOptions& options, Bucket& bucket, LocalSt
 Result<PullReport> Pull(const PullOptions& options, const ProgressFn& progress, const StopSignal* stop) {
   DS_RETURN_IF_ERROR(CheckModelName(options.model));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(options.trust));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(options.bucket, /*create=*/false, options.tls));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(options.bucket, /*create=*/false, options.tls, stop));
   DS_ASSIGN_OR_RETURN(LocalStore store, LocalStore::Open(options.dest));
   // A download whose peers all left or were banned (a corrupt peer can take
   // an honest one down with it) is re-added, as a node does.

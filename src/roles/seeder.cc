@@ -15,7 +15,7 @@ Status Seed(const SeedOptions& o, const std::function<void(const std::string&)>&
             const StopSignal& stop, const ProgressFn& progress) {
   DS_RETURN_IF_ERROR(CheckModelName(o.model));
   DS_ASSIGN_OR_RETURN(std::vector<TrustedKey> trusted, LoadTrustedKeys(o.trust));
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/false, o.tls));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<Bucket> bucket, OpenBucket(o.bucket, /*create=*/false, o.tls, &stop));
   uint64_t version = o.version;
   if (version == 0) {
     DS_ASSIGN_OR_RETURN(LatestView latest, ResolveLatest(*bucket, o.model, trusted, /*held=*/0, UnixNow()));

@@ -422,8 +422,9 @@ TEST_CASE("http bucket: a bucket dripping 2 KiB/s fails by its deadline, a stop 
 // Serves a bucket directory as nginx would (files, JSON listings for a path
 // ending in '/', 404), except that the object at `drip` comes at 2 KiB/s.
 RawHttpServer::Handler ServeDirectory(const std::string& root, const std::string& drip,
-                                      std::atomic<uint64_t>* dripping) {
-  return [root, drip, dripping](RawHttpServer& s, int fd, const std::string& method, const std::string& path) {
+                                      std::atomic<uint64_t>* dripping, int tick_ms = 100) {
+  return [root, drip, dripping, tick_ms](RawHttpServer& s, int fd, const std::string& method,
+                                         const std::string& path) {
     const std::string file = root + path;
     std::error_code ec;
     if (path.ends_with("/") && fs::is_directory(file, ec)) {
@@ -448,7 +449,7 @@ RawHttpServer::Handler ServeDirectory(const std::string& root, const std::string
       for (uint64_t sent = 0; sent < size; sent += tick.size()) {
         if (!s.Send(fd, std::string_view(tick).substr(0, std::min<uint64_t>(tick.size(), size - sent)))) return;
         *dripping += 1;
-        if (!s.Pause(100, fd)) return;
+        if (!s.Pause(tick_ms, fd)) return;
       }
       return;
     }
@@ -494,6 +495,33 @@ TEST_CASE("deltaswarm pull, SIGTERM in the middle of a dripping chunk: exits at 
   CHECK(testing::ReadFileText(w.tmp / "pull.err").find(chunk.name) != std::string::npos);
   MESSAGE("pull: exit " << code << " " << took * 1000 << " ms after SIGTERM, " << ticks * 205 << " of " << chunk.size
                         << " bytes of " << chunk.name << " dripped");
+}
+
+
+TEST_CASE("deltaswarm node, SIGTERM in the middle of a dripping torrent (a metadata GET): exits at once") {
+  PublishWorld w(false);
+  REQUIRE(w.PublishVersion(1).ok());
+  const std::string torrent = "/m/versions/1/keyframe.torrent";
+  REQUIRE(fs::file_size(w.BucketDir() + torrent) > 3 * 205);  // 205 bytes a second: dripping for seconds
+  std::atomic<uint64_t> ticks{0};
+  RawHttpServer server(ServeDirectory(w.BucketDir(), torrent, &ticks, /*tick_ms=*/1000));
+  ChildProcess node(testing::SpawnDeltaswarmTo({"node", "--bucket", server.url(), "--model", "m", "--dest",
+                                                w.tmp / "node", "--trust", w.tmp / "key.pub", "--listen",
+                                                "127.0.0.1:0"},
+                                               w.tmp / "node.out", w.tmp / "node.err"));
+  REQUIRE(node.running());
+  for (auto end = Clock::now() + std::chrono::seconds(60); ticks < 2 && Clock::now() < end;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO(testing::ReadFileText(w.tmp / "node.err"));
+  REQUIRE(ticks >= 2);  // a second into the torrent
+  auto start = Clock::now();
+  REQUIRE(::kill(node.pid(), SIGTERM) == 0);
+  int code = node.Wait(10);
+  double took = SecondsSince(start);
+  CHECK(code == 0);
+  CHECK(took < 1.5);
+  MESSAGE("node: exit " << code << " " << took * 1000 << " ms after SIGTERM, in a metadata GET");
 }
 
 }  // namespace
