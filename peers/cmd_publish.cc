@@ -108,6 +108,8 @@ class PublishedSeed {
     });
   }
 
+  bool started() const { return thread_.joinable(); }
+
   // Waits until the seed stops; the endpoint it served on.
   Result<std::string> Wait() {
     thread_.join();
@@ -211,6 +213,9 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
         o.before_live = [&](uint64_t version) { return seed.Start(*args, o, version, registry.output, progress); };
       }
       DS_ASSIGN_OR_RETURN(PublishReport r, Publish(o, progress));
+      // A checkpoint already live publishes nothing, so nothing started its seed.
+      if (args->seed && !seed.started())
+        DS_RETURN_IF_ERROR(seed.Start(*args, o, r.version, registry.output, progress));
       CommandOutput out;
       out.result = {{"model", o.model},           {"version", r.version},
                     {"target_bytes", r.target_bytes}, {"delta_bytes", r.delta_bytes},

@@ -113,3 +113,17 @@ TEST_CASE("a node reports an expired latest once (stale_latest), and follows ver
   CHECK(count("stale_latest") == 1);
   CHECK(node.Wait(0) < 0);  // still running (then killed)
 }
+
+TEST_CASE("publish --seed of the live version's checkpoint publishes nothing and seeds that version") {
+  Published p;
+  REQUIRE(RunDeltaswarm(p.Publish({"-q", p.tmp / "model.safetensors"})).exit_code == 0);
+  RunResult again = RunDeltaswarm(
+      p.Publish({"--seed", "--listen", "127.0.0.1:0", "--seed-duration", "1", "--json", p.tmp / "model.safetensors"}));
+  REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+  bool seeded = false;
+  for (const auto& j : JsonLines(again.out))
+    if (j.value("event", "") == "seeding" && j.value("version", 0) == 1) seeded = true;
+  CHECK(seeded);
+  CHECK(SummaryResult(again.out).value("note", "").find("already is this checkpoint") != std::string::npos);
+  CHECK(p.Latest().version == 1);
+}
