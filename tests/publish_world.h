@@ -7,10 +7,12 @@
 #include <memory>
 #include <string>
 
+#include "deltaswarm/bucket.h"
 #include "deltaswarm/manifest.h"
 #include "deltaswarm/roles.h"
 #include "deltaswarm/synth.h"
 #include "nginx_server.h"
+#include "roles/bucket_layout.h"
 #include "test_util.h"
 
 namespace deltaswarm::testing {
@@ -64,6 +66,16 @@ struct PublishWorld {
   }
   Result<PullReport> PullTo(const std::string& dest, uint64_t version = 0, const std::string& trust = "key.pub") {
     return Pull(PullOptionsFor(dest, version, trust), nullptr);
+  }
+  // Version v's manifest as the bucket holds it, its signature checked.
+  Manifest PublishedManifest(uint64_t v) const {
+    auto b = OpenBucket(bucket);
+    REQUIRE(b.ok());
+    auto key = TrustedKey::Load(tmp / "key.pub");
+    REQUIRE(key.ok());
+    auto m = FetchManifest(**b, "m", v, std::span(&key.value(), 1));
+    REQUIRE_MESSAGE(m.ok(), m.status().message());
+    return std::move(m).value();
   }
   std::string LatestPath() const { return BucketDir() + "/m/refs/latest"; }
   std::string ManifestPath(int version) const {

@@ -252,11 +252,8 @@ TEST_CASE("DownloadArtifact: a chunk larger, smaller or linked than the manifest
   REQUIRE(w.PublishVersion(1).ok());
   auto bucket = OpenBucket(w.bucket);
   REQUIRE(bucket.ok());
-  auto trusted = TrustedKey::Load(w.tmp / "key.pub");
-  REQUIRE(trusted.ok());
-  auto m = FetchManifest(**bucket, "m", 1, std::span(&trusted.value(), 1));
-  REQUIRE(m.ok());
-  const ManifestArtifact& keyframe = *m->Find("keyframe");
+  const Manifest m = w.PublishedManifest(1);
+  const ManifestArtifact& keyframe = *m.Find("keyframe");
   REQUIRE(!keyframe.chunks.empty());
   const ManifestChunk& chunk = keyframe.chunks.front();
   const std::string object = w.BucketDir() + "/m/versions/1/keyframe/" + chunk.name;
@@ -462,13 +459,8 @@ RawHttpServer::Handler ServeDirectory(const std::string& root, const std::string
 TEST_CASE("deltaswarm pull, SIGTERM in the middle of a dripping chunk: exits at once, no partial file") {
   PublishWorld w(false);
   REQUIRE(w.PublishVersion(1).ok());
-  auto bucket = OpenBucket(w.bucket);
-  REQUIRE(bucket.ok());
-  auto trusted = TrustedKey::Load(w.tmp / "key.pub");
-  REQUIRE(trusted.ok());
-  auto m = FetchManifest(**bucket, "m", 1, std::span(&trusted.value(), 1));
-  REQUIRE(m.ok());
-  const ManifestArtifact& keyframe = *m->Find("keyframe");
+  const Manifest m = w.PublishedManifest(1);
+  const ManifestArtifact& keyframe = *m.Find("keyframe");
   REQUIRE(!keyframe.chunks.empty());
   const ManifestChunk& chunk = keyframe.chunks.back();
   REQUIRE(chunk.size > 10 * 205);  // still dripping 1 s after it began
