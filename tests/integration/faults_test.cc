@@ -194,7 +194,12 @@ TEST_CASE("a peer claiming every piece does not hold up the share seed") {
   }
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   MESSAGE("3 pulls of 2 MB with a liar in the swarm: " << took << " s");
-  CHECK(took < 10);  // about 2 s here: start-up, TLS, 2 MB at 8 MB/s
+  // About 2 s on a quiet machine (start-up, TLS, 2 MB at 8 MB/s); up to 15 s
+  // on a loaded 2-core CI machine, where a stalled pull's restarts back off
+  // 2 + 4 + 8 s. With claims counted as placement the seed waited out its
+  // stall rule for every batch of this pull's 128 pieces: far beyond 20 s
+  // (a 13-piece pull took 23.4 s).
+  CHECK(took < 20);
 }
 
 TEST_CASE("with the bucket's chunks gone, nodes still complete from peers that hold them") {
