@@ -150,6 +150,50 @@ def save(tensors: Mapping[str, torch.Tensor], path: str, metadata: Optional[Mapp
     return written
 
 
+def _write_all(fd: int, head: bytes, entries: list) -> int:
+    """Writes the header and every tensor's bytes to fd from its current offset; returns the bytes written."""
+    written = 0
+    for buf in _chunks(head, entries):
+        view = memoryview(buf)
+        while view:  # a raw write may write less than asked
+            n = os.write(fd, view)
+            written += n
+            view = view[n:]
+    return written
+
+
+def _chunks(head: bytes, entries: list):
+    yield head
+    for _, t in entries:
+        yield _as_bytes(t)  # one tensor's bytes at a time (a copy only for a non-contiguous tensor)
+
+
+def overwrite(tensors: Mapping[str, torch.Tensor], path: str, metadata: Optional[Mapping[str, str]] = None,
+              fsync: bool = False) -> int:
+    """Rewrites the existing file at path in place (same inode, truncated or extended to the new size)
+    with tensors; returns the file size.
+
+    Not atomic: while it runs, and after a crash, path holds a mix of the old and the new bytes. It is
+    for a file that nothing else reads or links: the pages of a file still in the page cache are
+    written over instead of fresh ones being allocated (on a VM, touching fresh page-cache memory
+    can cost several times the copy). Refuses a file with more than one hard link (another name of
+    it would see its bytes change) with SafetensorsError."""
+    head, entries = _plan(tensors, metadata)
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if st.st_nlink != 1:
+            raise SafetensorsError(f"{path}: {st.st_nlink} hard links: not rewritten in place")
+        written = _write_all(fd, head, entries)
+        if st.st_size != written:
+            os.ftruncate(fd, written)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return written
+
+
 class TensorInfo:
     __slots__ = ("name", "dtype", "dtype_name", "shape", "begin", "end")
 

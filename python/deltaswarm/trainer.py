@@ -27,6 +27,7 @@ class PublishResult:
     publish_seconds: float  # `deltaswarm publish`
     path: str              # the checkpoint published
     note: str = ""         # e.g. "unchanged": nothing was published
+    in_place: bool = False  # the checkpoint was written over a free staging slot's file (see _Staged)
     result: Dict[str, Any] = dataclasses.field(default_factory=dict)  # the CLI's summary result, as is
 
     @property
@@ -55,40 +56,85 @@ def _publish_path(path: str, bucket: str, model: str, key: str, state: Optional[
     return cli.run(binary, "publish", args, timeout=timeout)
 
 
-def _result(r: Dict[str, Any], path: str, t0: float, write_s: float, publish_s: float) -> PublishResult:
+def _result(r: Dict[str, Any], path: str, t0: float, write_s: float, publish_s: float,
+            in_place: bool = False) -> PublishResult:
     return PublishResult(version=int(r.get("version", 0)), target_bytes=int(r.get("target_bytes", 0)),
                          delta_bytes=int(r.get("delta_bytes", 0)), keyframe_bytes=int(r.get("keyframe_bytes", 0)),
                          uploaded_bytes=int(r.get("uploaded_bytes", 0)), seconds=time.monotonic() - t0,
                          write_seconds=write_s, publish_seconds=publish_s, path=path, note=r.get("note", ""),
-                         result=r)
+                         in_place=in_place, result=r)
+
+
+# The CLI keeps this many versions in its state store by default (PublishOptions::keep).
+CLI_DEFAULT_KEEP = 2
 
 
 class _Staged:
-    """A state dict written as STAGING/FILENAME, the staging lock held until release()."""
+    """A state dict written as STAGING/<slot>/FILENAME, the staging lock held until release().
 
-    def __init__(self, sd: StateDict, staging: str, filename: str, metadata: Optional[Mapping[str, str]]):
+    `deltaswarm publish` keeps the published checkpoint in its state store as the base of the next
+    delta by hard-linking the file (publisher.cc, KeepCopy), and drops the link when it prunes the
+    version (it keeps `keep` versions). So a staged file must never change while the store links it.
+    The staging directory holds up to keep + 1 slots: a slot whose file has one link left (its version
+    pruned, or never kept) is rewritten in place (safetensors.overwrite: the same inode, its pages
+    still in the page cache written over, no fresh ones allocated); a slot with no file gets a fresh
+    file (safetensors.save, atomically). Only when every slot is still linked (a store keeping more
+    versions than `keep` says) is the oldest slot's name dropped and a fresh file written, as
+    before. A crash mid-rewrite leaves a torn file in a slot nothing links: the next publish
+    rewrites it."""
+
+    def __init__(self, sd: StateDict, staging: str, filename: str, metadata: Optional[Mapping[str, str]],
+                 keep: Optional[int] = None):
         t0 = time.monotonic()
         os.makedirs(staging, exist_ok=True)
-        self.path = os.path.join(staging, filename)
+        slots = max(1, int(keep if keep is not None else CLI_DEFAULT_KEEP)) + 1
         # One publisher per staging directory at a time: the file must not change while it is read.
         self._lock = open(os.path.join(staging, ".lock"), "w")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX)
-            # The previous staged file goes first: the CLI hard-linked it into its state store, so
-            # this drops a name, not data; and a rename onto a free name does not make ext4
-            # (auto_da_alloc) write the new file back to the disk at once, as a rename over an
-            # existing file does (seconds per GB on a busy disk). The path holds a complete file
-            # or none, never a partial one.
+            # A file staged by an older version of this package, at STAGING/FILENAME: dropping the
+            # name only (the state store links it).
             try:
-                os.unlink(self.path)
-            except FileNotFoundError:
+                os.unlink(os.path.join(staging, filename))
+            except (FileNotFoundError, IsADirectoryError):
                 pass
+            self.path, self.in_place = self._choose(staging, filename, slots)
             with torch.no_grad():
-                safetensors.save(sd, self.path, metadata=metadata)
+                if self.in_place:
+                    try:
+                        safetensors.overwrite(sd, self.path, metadata=metadata)
+                    except safetensors.SafetensorsError:  # linked meanwhile: never write through a link
+                        self.in_place = False
+                if not self.in_place:
+                    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                    safetensors.save(sd, self.path, metadata=metadata)
         except BaseException:
             self.release()
             raise
         self.seconds = time.monotonic() - t0
+
+    @staticmethod
+    def _choose(staging: str, filename: str, slots: int):
+        """(path, rewrite in place): the newest free slot (its pages the likeliest to be cached), else an
+        empty slot, else the oldest slot with its name dropped."""
+        free, empty, linked = [], [], []
+        for i in range(slots):
+            path = os.path.join(staging, str(i), filename)
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                empty.append(path)
+                continue
+            (free if st.st_nlink == 1 else linked).append((st.st_mtime_ns, path))
+        if free:
+            return max(free)[1], True
+        if empty:
+            return empty[0], False
+        oldest = min(linked)[1]
+        # A rename onto a free name does not make ext4 (auto_da_alloc) write the new file back to
+        # the disk at once, as a rename over an existing file does (seconds per GB on a busy disk).
+        os.unlink(oldest)
+        return oldest, False
 
     def release(self):
         if self._lock is not None:
@@ -104,19 +150,21 @@ def publish(model_or_state_dict: Union[torch.nn.Module, StateDict], bucket: str,
     version of MODEL in BUCKET (`deltaswarm publish --json`), signed with KEY (KEY.pub beside it).
 
     state: the publisher's state store (default the CLI's, ~/.cache/deltaswarm/publish/MODEL);
-    staging: where the checkpoint is written (default ~/.cache/deltaswarm/staging/MODEL; it stays
-    there until the next publish replaces it); flags: more `publish` flags (keyframe_every=10,
+    staging: where the checkpoint is written (default ~/.cache/deltaswarm/staging/MODEL), as
+    STAGING/<slot>/FILENAME, one of keep + 1 slots (keep: the `keep` flag, default the CLI's 2): a
+    slot the state store no longer links is rewritten in place (see _Staged); .path names it; flags: more `publish` flags (keyframe_every=10,
     threads=2, tls_ca=..., level=3, ...). Raises cli.DeltaswarmError if the publish fails (the
     bucket then still names the previous version)."""
     t0 = time.monotonic()
-    staged = _Staged(state_dict_of(model_or_state_dict), staging or default_staging(model), filename, metadata)
+    staged = _Staged(state_dict_of(model_or_state_dict), staging or default_staging(model), filename, metadata,
+                     flags.get("keep"))
     try:
         t1 = time.monotonic()
         r = _publish_path(staged.path, bucket, model, key, state, binary, timeout, flags)
         t2 = time.monotonic()
     finally:
         staged.release()
-    return _result(r, staged.path, t0, staged.seconds, t2 - t1)
+    return _result(r, staged.path, t0, staged.seconds, t2 - t1, staged.in_place)
 
 
 def publish_path(path: str, bucket: str, model: str, key: str, state: Optional[str] = None,
@@ -169,14 +217,15 @@ class Publisher:
         kw = dict(self.kwargs)
         t0 = time.monotonic()
         staged = _Staged(state_dict_of(model_or_state_dict), kw.pop("staging", None) or default_staging(self.model),
-                         kw.pop("filename", "model.safetensors"), kw.pop("metadata", None))
+                         kw.pop("filename", "model.safetensors"), kw.pop("metadata", None), kw.get("keep"))
 
         def run():
             try:
                 t1 = time.monotonic()
                 r = _publish_path(staged.path, self.bucket, self.model, self.key, kw.pop("state", None),
                                   kw.pop("binary", "deltaswarm"), kw.pop("timeout", None), kw)
-                self.results.append(_result(r, staged.path, t0, staged.seconds, time.monotonic() - t1))
+                self.results.append(_result(r, staged.path, t0, staged.seconds, time.monotonic() - t1,
+                                            staged.in_place))
             except BaseException as e:  # noqa: BLE001 - raised by the next wait()
                 self._error = e
             finally:

@@ -127,6 +127,62 @@ class SafetensorsTest(unittest.TestCase):
         with self.assertRaisesRegex(safetensors.SafetensorsError, "header length"):
             deltaswarm.SafetensorsFile(path)
 
+    def test_overwrite_in_place(self):
+        path = os.path.join(self.tmp, "m.safetensors")
+        deltaswarm.save_file({"a": torch.arange(64, dtype=torch.float32)}, path)
+        ino = os.stat(path).st_ino
+        for sd in ({"a": torch.arange(64, dtype=torch.float32) * 2},  # same size
+                   {"a": torch.ones(3, dtype=torch.bfloat16)},  # shorter: truncated
+                   {"a": torch.ones(200), "b": torch.zeros(5, dtype=torch.int8)}):  # longer
+            n = safetensors.overwrite(sd, path, metadata={"k": "v"})
+            self.assertEqual((os.stat(path).st_ino, os.path.getsize(path)), (ino, n))
+            other = os.path.join(self.tmp, "fresh.safetensors")
+            deltaswarm.save_file(sd, other, metadata={"k": "v"})
+            self.assertEqual(read_bytes(path), read_bytes(other))
+        # Another name of the file would see it change: refused, nothing written.
+        link = os.path.join(self.tmp, "link.safetensors")
+        os.link(path, link)
+        before = read_bytes(path)
+        with self.assertRaises(deltaswarm.SafetensorsError):
+            safetensors.overwrite({"a": torch.zeros(200)}, path)
+        self.assertEqual(read_bytes(link), before)
+
+    def test_staging_slots(self):
+        from deltaswarm.trainer import _Staged
+        staging = os.path.join(self.tmp, "staging")
+        store = os.path.join(self.tmp, "store")  # stands for the CLI's state store: hard links
+        os.makedirs(store)
+
+        def stage(v, keep=2):
+            s = _Staged({"w": torch.full((1000,), float(v))}, staging, "model.safetensors", None, keep)
+            s.release()
+            return s
+
+        staged = []
+        for v in range(1, 7):
+            s = stage(v)
+            self.assertEqual(deltaswarm.load_file(s.path)["w"][0].item(), float(v))
+            # The store links the new version and drops the one beyond keep = 2.
+            os.link(s.path, os.path.join(store, str(v)))
+            if v > 2:
+                os.unlink(os.path.join(store, str(v - 2)))
+            staged.append(s)
+            for kept in range(max(1, v - 1), v + 1):  # the store's versions are intact
+                self.assertEqual(deltaswarm.load_file(os.path.join(store, str(kept)))["w"][0].item(), float(kept))
+        self.assertEqual([s.in_place for s in staged], [False, False, False, True, True, True])
+        self.assertEqual(len({s.path for s in staged}), 3)
+        self.assertEqual(staged[3].path, staged[0].path)
+        # Every slot linked (a store keeping more than keep says): the oldest name is dropped, a fresh
+        # file written; the linked file keeps its bytes.
+        for i in range(3):
+            p = os.path.join(staging, str(i), "model.safetensors")
+            if os.stat(p).st_nlink == 1:
+                os.link(p, os.path.join(store, "extra"))
+        s = stage(7)
+        self.assertFalse(s.in_place)
+        self.assertEqual(deltaswarm.load_file(os.path.join(store, "extra"))["w"][0].item(), 4.0)
+        self.assertEqual(deltaswarm.load_file(s.path)["w"][0].item(), 7.0)
+
     def test_views_outlive_the_file_object(self):
         path = os.path.join(self.tmp, "m.safetensors")
         deltaswarm.save_file({"a": torch.arange(10, dtype=torch.float32)}, path)
@@ -343,6 +399,35 @@ class CliAcceptsWriterTest(unittest.TestCase):
         bad.after_step(net)
         with self.assertRaises(cli.DeltaswarmError):
             bad.wait()
+
+    def test_publish_rewrites_only_unlinked_staging_files(self):
+        key = os.path.join(self.tmp, "key")
+        cli.run(BINARY, "keygen", ["-o", key])
+        bucket, state = os.path.join(self.tmp, "bucket"), os.path.join(self.tmp, "state")
+        os.makedirs(bucket)
+        kw = dict(bucket=bucket, model="m", key=key, state=state, staging=os.path.join(self.tmp, "staging"),
+                  binary=BINARY)
+        net = tiny_model.make(1)
+        results, published = [], {}
+        for v in range(1, 6):
+            with torch.no_grad():
+                net.fc1.weight.add_(0.25)
+            r = deltaswarm.publish(net, **kw)
+            self.assertEqual(r.version, v)
+            results.append(r)
+            published[v] = {k: t.clone() for k, t in net.state_dict().items()}
+            # The state store's held versions are the checkpoints published, byte for byte.
+            for held in os.listdir(os.path.join(state, "versions")):
+                got = deltaswarm.load_file(os.path.join(state, "versions", held, "model.safetensors"))
+                for name, t in published[int(held)].items():
+                    self.assertTrue(torch.equal(got[name], t), (held, name))
+        self.assertEqual([r.in_place for r in results], [False, False, False, True, True])
+        # The chain rebuilds: a fresh pull of the last version equals it.
+        dest = os.path.join(self.tmp, "node")
+        cli.run(BINARY, "pull", ["--bucket", bucket, "--model", "m", "--trust", key + ".pub", "--dest", dest])
+        got = deltaswarm.load_file(os.path.join(dest, "versions", "5", "model.safetensors"))
+        for name, t in published[5].items():
+            self.assertTrue(torch.equal(got[name], t), name)
 
     def test_error_is_raised_with_exit_code(self):
         with self.assertRaises(cli.DeltaswarmError) as e:
