@@ -28,6 +28,8 @@ nlohmann::json EventJson(const NodeEvent& e) {
     j["pull"] = {{"from_version", e.pull.from_version}, {"to_version", e.pull.to_version},
                  {"steps", e.pull.steps},               {"swarm_bytes", e.pull.swarm_bytes},
                  {"downloaded_bytes", e.pull.downloaded_bytes}, {"note", e.pull.note},
+                 {"held_check", e.pull.held_check}, {"held_check_bytes", e.pull.held_check_bytes},
+                 {"artifact_hashed_bytes", e.pull.artifact_hashed_bytes},
                  {"pull_s", e.pull_s}, {"apply_s", e.apply_s}};
   return j;
 }
@@ -64,6 +66,8 @@ void AddNodeCommand(CLI::App& app, Registry& registry) {
          "Seconds --on-update may run; then its process group gets SIGTERM, SIGKILL at most 1 s later, "
          "and a warning (0: no limit)");
   c.Bind("-j,--threads", &NodeOptions::threads, "threads", "Worker threads (0: all cores)");
+  c.BindSwitch("--scrub", &NodeOptions::scrub, "scrub",
+               "On start, read every held version in full instead of trusting its stamp; a damaged one is rebuilt");
   c.Bind("--metrics-listen", &NodeOptions::metrics_listen, "metrics_listen",
          "Serve Prometheus metrics at http://IP:PORT/metrics (plain HTTP; empty: off)");
   BindTlsFlags(c, &NodeOptions::tls);

@@ -152,7 +152,7 @@ void AddPublishCommand(CLI::App& app, Registry& registry) {
   auto args = std::make_shared<PublishArgs>(sub);
   ConfigFlags<PublishOptions>& c = args->config;
   c.Bind("checkpoint", &PublishOptions::checkpoint, "checkpoint", "Checkpoint file or directory");
-  c.Bind("--bucket", &PublishOptions::bucket, "bucket", "Bucket: a directory, file:///path or http://host:port/prefix");
+  c.Bind("--bucket", &PublishOptions::bucket, "bucket", "Bucket: a directory, file:///path, http://host:port/prefix or s3://bucket/prefix");
   c.Bind("--model", &PublishOptions::model, "model", "Model name in the bucket ([A-Za-z0-9._-]+)");
   c.Bind("--key", &PublishOptions::key, "key",
          "Ed25519 private key (from deltaswarm keygen); KEY.pub must sit beside it");

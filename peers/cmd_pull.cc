@@ -17,7 +17,7 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
   CLI::App* sub = app.add_subcommand(
       "pull", "Bring DIR/current to the latest (or a given) version of MODEL from a bucket, verified");
   auto c = std::make_shared<ConfigFlags<PullOptions>>(sub, "configs/cluster-node.yaml");
-  c->Bind("--bucket", &PullOptions::bucket, "bucket", "Bucket: a directory, file:///path or http://host:port/prefix");
+  c->Bind("--bucket", &PullOptions::bucket, "bucket", "Bucket: a directory, file:///path, http://host:port/prefix or s3://bucket/prefix");
   c->Bind("--model", &PullOptions::model, "model", "Model name in the bucket");
   c->Bind("--dest", &PullOptions::dest, "dest", "Local store: DIR/current -> DIR/versions/<id>/");
   c->Bind("--trust", &PullOptions::trust, "trust", "Trusted public key (PEM); repeatable");
@@ -65,6 +65,9 @@ void AddPullCommand(CLI::App& app, Registry& registry) {
                     {"steps", r.steps},
                     {"note", r.note},
                     {"stale_latest", r.stale_latest},
+                    {"held_check", r.held_check},
+                    {"held_check_bytes", r.held_check_bytes},
+                    {"artifact_hashed_bytes", r.artifact_hashed_bytes},
                     {"current", o.dest + "/current"}};
       if (!r.stale_latest.empty()) std::cerr << "warning: " << r.stale_latest << std::endl;
       if (!r.note.empty()) out.text += "note: " + r.note + "\n";

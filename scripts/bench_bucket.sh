@@ -74,37 +74,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 mbps() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.1f", (t > 0 ? n / t / 1e6 : 0) }'; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
 
-# Runs a command with --json output, stamps each stdout line with the seconds
-# since start as it arrives (WORK/run/events.jsonl), then prints the wall time
-# and, per phase, the time of its first and last event: "total 12.3\nphase a b".
-cat >"$RUN/tsrun.py" <<'EOF'
-import json, subprocess, sys, time
-out = sys.argv[1]
-t0 = time.monotonic()
-p = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, text=True)
-phases = {}
-with open(out, "w") as f:
-    for line in p.stdout:
-        t = time.monotonic() - t0
-        f.write("%.3f %s" % (t, line))
-        try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
-        if ev.get("event") == "progress":
-            first, _ = phases.get(ev["phase"], (t, t))
-            phases[ev["phase"]] = (first, t)
-rc = p.wait()
-total = time.monotonic() - t0
-print("total %.3f" % total)
-for name, (a, b) in phases.items():
-    print("%s %.3f %.3f" % (name, a, b))
-sys.exit(rc)
-EOF
+# Wall time and per-phase first/last event times of a --json command (scripts/lib/tsrun.py).
 # stamped NAME CMD...: sets T (wall s) and PH_<phase>_END (s since start).
 stamped() {
   local name=$1; shift
-  python3 "$RUN/tsrun.py" "$RUN/$name.jsonl" "$@" >"$RUN/$name.phases"
+  python3 "$ROOT/scripts/lib/tsrun.py" "$RUN/$name.jsonl" "$@" >"$RUN/$name.phases"
   T=$(awk '$1 == "total" {print $2}' "$RUN/$name.phases")
 }
 phase_end() { awk -v p="$2" '$1 == p {print $3}' "$RUN/$1.phases"; }
@@ -197,7 +171,7 @@ PULL_T=$(median "${pulls[@]}"); APPLY_T=$(median "${applies[@]}"); DOWN_T=$(medi
 CURL_T=$(median "${curls[@]}")
 XFER_T=$(awk -v a="$PULL_T" -v b="$APPLY_T" 'BEGIN { printf "%.3f", a - b }')
 # where the pull's time went (last run): first/last event of each phase, s since start
-PULL_PHASES=$(awk '$1 != "total" {printf "%s %s-%s  ", $1, $2, $3}' "$RUN/pull.phases")
+PULL_PHASES=$(awk '$1 != "total" && $1 != "cpu" {printf "%s %s-%s  ", $1, $2, $3}' "$RUN/pull.phases")
 
 # (c) publish of v1 as version 2 (a delta) vs diff alone and the upload alone.
 publishes=() diffs=() uploads=()
@@ -219,7 +193,7 @@ for _ in $(seq "$RUNS"); do
 done
 PUB_T=$(median "${publishes[@]}"); DIFF_T=$(median "${diffs[@]}"); UP_T=$(median "${uploads[@]}")
 D_BYTES=$(size_of "$WORK/delta")
-PUB_PHASES=$(awk '$1 != "total" {printf "%s %s-%s  ", $1, $2, $3}' "$RUN/publish.phases")
+PUB_PHASES=$(awk '$1 != "total" && $1 != "cpu" {printf "%s %s-%s  ", $1, $2, $3}' "$RUN/publish.phases")
 FULL=$(size_of "$V0")
 
 printf '\n== %s: %s bytes; keyframe %s bytes (%s objects), delta %s bytes ==\n' \

@@ -12,6 +12,7 @@
 #include "deltaswarm/roles.h"
 #include "deltaswarm/synth.h"
 #include "nginx_server.h"
+#include "s3_server.h"
 #include "roles/bucket_layout.h"
 #include "test_util.h"
 
@@ -19,12 +20,16 @@ namespace deltaswarm::testing {
 
 constexpr int kVersions = 5;
 
+enum class BucketKind { kDirectory, kNginx, kS3 };
+
 struct PublishWorld {
   TempDir tmp;
   std::unique_ptr<NginxServer> nginx;
+  std::unique_ptr<S3Server> s3;  // its credentials exported to this process and its children
   std::string bucket;
 
-  explicit PublishWorld(bool http) {
+  explicit PublishWorld(bool http) : PublishWorld(http ? BucketKind::kNginx : BucketKind::kDirectory) {}
+  explicit PublishWorld(BucketKind kind) {
     SynthOptions s;
     s.out_dir = tmp / "ckpt";
     s.params = 200000;
@@ -33,14 +38,19 @@ struct PublishWorld {
     REQUIRE(Synthesize(s, nullptr).ok());
     REQUIRE(GenerateKeyPair(tmp / "key", false).ok());
     REQUIRE(GenerateKeyPair(tmp / "other", false).ok());
-    if (http) {
+    if (kind == BucketKind::kNginx) {
       nginx = std::make_unique<NginxServer>();
       bucket = nginx->url() + "/hub";
+    } else if (kind == BucketKind::kS3) {
+      s3 = std::make_unique<S3Server>();
+      S3Server::ExportCredentials();
+      bucket = s3->url("hub");
     } else {
       bucket = tmp / "bucket";
     }
   }
   std::string Checkpoint(int version) const { return tmp / "ckpt/v" + std::to_string(version - 1) + "/model.safetensors"; }
+  // The bucket's directory on disk (not for S3, whose server has its own layout).
   std::string BucketDir() const { return nginx ? nginx->bucket_dir() + "/hub" : bucket; }
 
   PublishOptions PublishOptionsFor(int version, const std::string& state = "state") const {

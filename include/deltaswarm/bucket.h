@@ -1,8 +1,9 @@
 // A Hub bucket: the seed and manifest store. A flat namespace of objects named
 // by '/'-separated keys ("llama/versions/3/delta/index.dsi"), behind one
-// interface with two backends: a directory (a local path, file://, or a shared
-// filesystem) and HTTP(S) (GET with Range, PUT, MOVE, DELETE as served by
-// nginx's WebDAV module; listing through nginx autoindex in JSON format).
+// interface with three backends: a directory (a local path, file://, or a
+// shared filesystem), HTTP(S) (GET with Range, PUT, MOVE, DELETE as served by
+// nginx's WebDAV module; listing through nginx autoindex in JSON format) and
+// S3-compatible object stores (s3://bucket/prefix, AWS Signature V4).
 // Implementations are safe to use from several threads at once.
 #pragma once
 
@@ -37,7 +38,7 @@ class Bucket {
   // with kIoError. A directory bucket opens only regular files, and follows
   // no symbolic link below its root (kNotFound).
 
-  // The whole object; kNotFound if absent (both backends alike), kCorruption if
+  // The whole object; kNotFound if absent (every backend alike), kCorruption if
   // it is larger than max_bytes.
   virtual Result<std::vector<std::byte>> Get(const std::string& key, uint64_t max_bytes) = 0;
   // Streams the object into a new local file at path (which must not exist);
@@ -66,7 +67,9 @@ class Bucket {
 };
 
 // Opens a bucket from a URL: "http://host:port/prefix", "https://...",
-// "file:///abs/path" or a plain path. A directory bucket's directory is
+// "s3://bucket/prefix[?endpoint=URL&region=R&profile=P]" (src/bucket/s3_location.h;
+// credentials as the AWS tools find them, else kInvalidArgument naming where
+// it looked), "file:///abs/path" or a plain path. A directory bucket's directory is
 // created if missing when create is true. For an https:// URL, tls (when not
 // empty) is the client's identity and the CA it verifies the server against;
 // its files are checked here (CheckIdentity), so a missing or mismatched file

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,12 @@ struct ApplyOptions {
   // A target file the delta leaves identical to its base file is hard-linked
   // to it instead of rewritten (directory targets; falls back to writing).
   bool link_unchanged = false;
+  // Chunks whose SHA-256 the caller has already checked against these very
+  // entries (a download that hashed every object, a swarm whose signed
+  // torrent's piece hashes libtorrent checked): an index chunk equal to one
+  // of them (name, size, sha256) is checked for its size only. Every frame's
+  // base and target hashes are checked all the same.
+  std::vector<DeltaChunk> verified_chunks;
 };
 
 struct ApplyStats {
@@ -52,6 +59,7 @@ struct ApplyStats {
   uint64_t files = 0;
   uint64_t frames = 0;
   uint64_t linked_files = 0;
+  uint64_t hashed_chunk_bytes = 0;  // chunk bytes whose SHA-256 this apply computed
 };
 
 // Builds out_path from base_path (empty for a keyframe) and delta_dir: under a
@@ -72,8 +80,10 @@ struct VerifyReport {
 Result<VerifyReport> VerifyAgainst(const std::string& path, const DeltaIndex& index, unsigned threads,
                                    const ProgressFn& progress);
 
-// Checks every chunk of a delta directory: present, right size, right SHA-256.
-Status VerifyChunks(const std::string& delta_dir, const DeltaIndex& index, unsigned threads,
-                    const ProgressFn& progress);
+// Checks every chunk of a delta directory: present, right size, right
+// SHA-256; a chunk equal to an entry of `verified` only for presence and
+// size. Returns the bytes hashed.
+Result<uint64_t> VerifyChunks(const std::string& delta_dir, const DeltaIndex& index, unsigned threads,
+                              const ProgressFn& progress, std::span<const DeltaChunk> verified = {});
 
 }  // namespace deltaswarm

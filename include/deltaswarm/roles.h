@@ -101,6 +101,9 @@ struct PullOptions {
   int aio_threads = kDefaultAioThreads;  // the swarm session's disk threads (SwarmOptions)
   int hashing_threads = kDefaultHashingThreads;
   TlsIdentity tls;                  // needed for TLS torrents and HTTPS buckets (tls.h)
+  // Check held versions by reading them in full, not by their stamps
+  // (docs/FORMAT.md, "A node's local store"); node --scrub sets it.
+  bool scrub = false;
 };
 
 struct PullReport {
@@ -114,6 +117,12 @@ struct PullReport {
   int hash_failures = 0;           // swarm pieces that failed their hash check (and were fetched again)
   std::string note;                // e.g. why refs/latest was ignored, or a repair
   std::string stale_latest;        // why the latest statement is not fresh (expired); empty if it is
+  // How the held version this pull started from (or found up to date) was
+  // found intact: "stamp" (its stamp matched: not read), "full" (read and
+  // checked), "" (none held, or none intact).
+  std::string held_check;
+  uint64_t held_check_bytes = 0;       // bytes of held versions read to check them
+  uint64_t artifact_hashed_bytes = 0;  // artifact bytes whose SHA-256 the pull computed
 };
 
 // Brings dest to the wanted version by the cheapest path in bytes (the chain
@@ -160,6 +169,21 @@ struct StoreStatus {
 // Reads a node's store without locking or changing it (a pull may be running).
 Result<StoreStatus> ReadStoreStatus(const std::string& dir);
 
+struct VersionCheckResult {
+  uint64_t version = 0;
+  bool intact = false;
+  uint64_t bytes = 0;  // bytes read to check it
+  std::string error;   // why not intact
+};
+
+// Checks held versions of the store at dir in full (every byte, stamps not
+// trusted): `version`, or every held one when 0. A version that passes is
+// stamped anew, one that fails loses its stamp, so that the next pull
+// re-checks and rebuilds it; with the store in use (a node running) it
+// writes no stamps. kNotFound when dir is no store or lacks `version`.
+Result<std::vector<VersionCheckResult>> VerifyStore(const std::string& dir, uint64_t version, unsigned threads,
+                                                    const ProgressFn& progress);
+
 struct NodeOptions {
   std::string bucket;
   std::string model;
@@ -187,11 +211,15 @@ struct NodeOptions {
   // "ip:port" of a plain-HTTP Prometheus endpoint, GET /metrics (docs/CONFIG.md
   // lists the metrics); empty: none.
   std::string metrics_listen;
+  // On start, check every held version by reading it in full instead of
+  // trusting its stamp; a version that fails is reported and rebuilt.
+  bool scrub = false;
 };
 
 // What a running node reports as it goes.
 struct NodeEvent {
-  // "ready", "seeding", "pulled", "pull_failed", "stale_latest", "on_update", "on_update_failed", "warning"
+  // "ready", "scrubbed", "seeding", "pulled", "pull_failed", "stale_latest", "on_update", "on_update_failed",
+  // "warning"
   std::string type;
   uint64_t version = 0;  // the version concerned, if any
   std::string message;   // one line for people

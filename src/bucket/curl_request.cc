@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <mutex>
 #include <optional>
@@ -78,6 +79,8 @@ struct Transfer {
   uint64_t sent = 0;
   uint64_t received = 0;
   Status local;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string error_body;
 };
 
 bool IsSuccess(CURL* h) {
@@ -87,7 +90,7 @@ bool IsSuccess(CURL* h) {
 }
 
 Status TooLarge(const HttpRequest& request, const std::string& what) {
-  return Corruption(request.url + ": object is " + what + ", more than the " + std::to_string(request.max_body) +
+  return Corruption(request.Label() + ": object is " + what + ", more than the " + std::to_string(request.max_body) +
                     " bytes expected");
 }
 
@@ -110,12 +113,17 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 size_t OnWrite(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t bytes = size * n;
-  // Error pages (nginx's 404 HTML) are not the object: drop them.
-  if (!IsSuccess(t->handle)) return bytes;
+  // Error pages (nginx's 404 HTML) are not the object: drop them, but for
+  // the few bytes the request keeps to explain the error.
+  if (!IsSuccess(t->handle)) {
+    size_t room = t->request->error_body_bytes - std::min(t->request->error_body_bytes, t->error_body.size());
+    t->error_body.append(data, std::min(room, bytes));
+    return bytes;
+  }
   if (ContentLengthTooLarge(t)) return CURL_WRITEFUNC_ERROR;
   // One perform can deliver a whole fast body: a stop lands within one block.
   if (t->request->stop && t->request->stop->requested()) {
-    t->local = Status(Code::kCancelled, t->request->url + ": stopped");
+    t->local = Status(Code::kCancelled, t->request->Label() + ": stopped");
     return CURL_WRITEFUNC_ERROR;
   }
   // Counted here, not trusted from the headers: a body without a length, or
@@ -152,6 +160,32 @@ size_t OnRead(char* buffer, size_t size, size_t n, void* user) {
   }
   t->sent += *got;
   return *got;
+}
+
+// Keeps the headers the request asked for; a header block starts afresh
+// (a "100 Continue" or a redirect comes before the final answer). Bounded:
+// a server sending endless headers only fills the named slots.
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t bytes = size * n;
+  std::string_view line(data, bytes);
+  if (line.starts_with("HTTP/")) {
+    t->headers.clear();
+    return bytes;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return bytes;
+  std::string name(line.substr(0, colon));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const std::string& wanted : t->request->capture_headers) {
+    if (wanted != name) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.remove_suffix(1);
+    std::erase_if(t->headers, [&](const auto& h) { return h.first == name; });
+    t->headers.emplace_back(name, std::string(value));
+  }
+  return bytes;
 }
 
 bool IsTransientCurlError(CURLcode code) {
@@ -224,13 +258,13 @@ CURLcode Drive(CURLM* multi, CURL* h, const HttpRequest& request, Transfer& t) {
     }
     if (done) break;
     if (request.stop && request.stop->requested()) {
-      t.local = Status(Code::kCancelled, request.url + ": stopped");
+      t.local = Status(Code::kCancelled, request.Label() + ": stopped");
       result = CURLE_ABORTED_BY_CALLBACK;
       break;
     }
     auto now = SteadyClock::now();
     if (now >= request.deadline) {
-      t.local = IoError(request.url + ": " + request.deadline_text);
+      t.local = IoError(request.Label() + ": " + request.deadline_text);
       result = CURLE_OPERATION_TIMEDOUT;
       break;
     }
@@ -256,11 +290,12 @@ HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request)
     response.transport_error = "cannot create a libcurl handle";
     return response;
   }
-  Transfer t{h, &request, 0, 0, Status::Ok()};
+  Transfer t{h, &request, 0, 0, Status::Ok(), {}, {}};
   char error_buffer[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
   // curl would wait up to a second for "100 Continue" before a large PUT body.
   headers = curl_slist_append(headers, "Expect:");
+  for (const std::string& line : options.headers) headers = curl_slist_append(headers, line.c_str());
   for (const std::string& line : request.headers) headers = curl_slist_append(headers, line.c_str());
 
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
@@ -278,12 +313,29 @@ HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request)
   curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
   SetTlsOptions(h, options.tls);
+  if (!request.capture_headers.empty()) {
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  }
+  if (!options.aws_sigv4.empty()) {
+    // libcurl signs the method, path, query, Host, x-amz-date and the
+    // x-amz-* headers given; the payload hash is the x-amz-content-sha256
+    // header's value (7.88 computes none for a streamed body).
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, options.aws_sigv4.c_str());
+    curl_easy_setopt(h, CURLOPT_USERNAME, options.access_key.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, options.secret_key.c_str());
+  }
   if (request.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT") {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBuffer);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.upload_size));
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
+    curl_easy_setopt(h, CURLOPT_READDATA, &t);
+  } else if (request.method == "POST") {
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.upload_size));
     curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
     curl_easy_setopt(h, CURLOPT_READDATA, &t);
   } else if (request.method != "GET") {
@@ -296,6 +348,8 @@ HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request)
   curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
   response.content_length = static_cast<int64_t>(length);
   response.local = std::move(t.local);
+  response.headers = std::move(t.headers);
+  response.error_body = std::move(t.error_body);
   if (code != CURLE_OK && response.local.ok()) {
     response.transport_error = DescribeCurlError(h, code, error_buffer);
     response.transient = IsTransientCurlError(code);
@@ -306,6 +360,12 @@ HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request)
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
   curl_slist_free_all(headers);
   return response;
+}
+
+std::string HttpResponse::Header(const std::string& name) const {
+  for (const auto& [n, v] : headers)
+    if (n == name) return v;
+  return {};
 }
 
 std::string PercentEncodePath(const std::string& path) {

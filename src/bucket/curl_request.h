@@ -8,6 +8,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bucket/http_options.h"
@@ -17,10 +18,12 @@
 namespace deltaswarm {
 
 struct HttpRequest {
-  std::string method = "GET";        // GET, HEAD, PUT, DELETE, MOVE
+  std::string method = "GET";        // GET, HEAD, PUT, POST, DELETE, MOVE
   std::string url;
+  // What messages name the object by ("s3://b/k"); the url when empty.
+  std::string label;
   std::vector<std::string> headers;  // "Name: value"
-  // PUT body: upload_size bytes supplied by read_body(offset, buffer) -> bytes filled.
+  // PUT or POST body: upload_size bytes supplied by read_body(offset, buffer) -> bytes filled.
   uint64_t upload_size = 0;
   std::function<Result<size_t>(uint64_t offset, std::span<std::byte> buffer)> read_body;
   // The body of a 2xx answer, in order; total is the Content-Length or -1.
@@ -37,6 +40,13 @@ struct HttpRequest {
   // Once requested (may be null), the transfer ends within milliseconds:
   // HttpResponse::local is kCancelled.
   const StopSignal* stop = nullptr;
+  // The first this many bytes of a non-2xx body are kept in
+  // HttpResponse::error_body (an S3 error document says what went wrong).
+  size_t error_body_bytes = 0;
+  // Response headers to keep (lower-case names, "etag"): HttpResponse::headers.
+  std::vector<std::string> capture_headers;
+
+  const std::string& Label() const { return label.empty() ? url : label; }
 };
 
 struct HttpResponse {
@@ -45,6 +55,10 @@ struct HttpResponse {
   std::string transport_error;   // non-empty when the transfer failed ("connection refused")
   bool transient = false;        // worth retrying: a network fault, 5xx or 429
   Status local;                  // an error raised by read_body or on_body, a bound, the deadline or a stop
+  // The captured headers of the final answer, by lower-case name, values trimmed.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string error_body;
+  std::string Header(const std::string& name) const;
 };
 
 HttpResponse PerformHttp(const HttpOptions& options, const HttpRequest& request);

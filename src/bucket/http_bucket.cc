@@ -1,7 +1,5 @@
 #include "bucket/http_bucket.h"
 
-#include <fcntl.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -10,7 +8,7 @@
 #include "bucket/autoindex_listing.h"
 #include "bucket/bucket_key.h"
 #include "bucket/curl_request.h"
-#include "bucket/retry.h"
+#include "bucket/http_transfer.h"
 #include "core/file.h"
 
 namespace deltaswarm {
@@ -18,12 +16,9 @@ namespace deltaswarm {
 namespace {
 
 constexpr uint64_t kMaxListingBytes = 64ull << 20;
-// GetToFile starts writeback every this many bytes, so the disk works while
-// the network does and the final fsync has little left to flush.
-constexpr uint64_t kWritebackStep = 32ull << 20;
 
 Status Unexpected(const HttpRequest& request, const HttpResponse& response) {
-  return IoError(request.url + ": " + request.method + " answered HTTP " + std::to_string(response.status));
+  return UnexpectedAnswer(request, response);
 }
 
 // A name no other writer picks: PUTs of the same key from several hosts must
@@ -48,105 +43,29 @@ std::string HttpBucket::UrlOf(const std::string& key) const { return base_ + "/"
 std::string HttpBucket::Describe(const std::string& key) const { return UrlOf(key); }
 
 Result<HttpResponse> HttpBucket::Send(HttpRequest& request, const std::function<Status()>& before_attempt) {
-  HttpResponse last;
-  Status setup;
-  int tries = RunWithRetries(options_, [&](int) {
-    if (before_attempt) setup = before_attempt();
-    if (!setup.ok()) return AttemptOutcome::kDone;
-    last = PerformHttp(options_, request);
-    if (!last.local.ok()) return AttemptOutcome::kDone;  // our own fault (disk, size limit): final
-    return last.transient ? AttemptOutcome::kTransient : AttemptOutcome::kDone;
-  });
-  DS_RETURN_IF_ERROR(setup);
-  DS_RETURN_IF_ERROR(last.local);
-  std::string after = " (after " + std::to_string(tries) + (tries == 1 ? " attempt)" : " attempts)");
-  if (!last.transport_error.empty()) return IoError(request.url + ": " + last.transport_error + after);
-  if (last.transient) {
-    return IoError(request.url + ": " + request.method + " answered HTTP " + std::to_string(last.status) + after);
-  }
-  return last;
-}
-
-void HttpBucket::Bound(HttpRequest& request, uint64_t max_bytes, const StopSignal* stop) const {
-  request.max_body = max_bytes;
-  request.deadline = options_.budget.DeadlineFor(max_bytes);
-  request.deadline_text = DescribeDeadline(options_.budget, max_bytes);
-  request.stop = stop ? stop : options_.stop;
+  return SendWithRetries(options_, request, before_attempt);
 }
 
 Result<std::vector<std::byte>> HttpBucket::Get(const std::string& key, uint64_t max_bytes) {
   DS_RETURN_IF_ERROR(CheckKey(key));
-  std::vector<std::byte> data;
   HttpRequest request;
   request.url = UrlOf(key);
-  Bound(request, max_bytes, nullptr);  // PerformHttp refuses a body past max_bytes
-  request.on_body = [&](uint64_t, std::span<const std::byte> chunk, int64_t total) -> Status {
-    if (total >= 0 && data.empty()) data.reserve(static_cast<size_t>(total));
-    data.insert(data.end(), chunk.begin(), chunk.end());
-    return Status::Ok();
-  };
-  DS_ASSIGN_OR_RETURN(HttpResponse response, Send(request, [&] {
-                        data.clear();
-                        return Status::Ok();
-                      }));
-  if (response.status == 404) return NotFound(request.url + ": not found");
-  if (response.status != 200) return Unexpected(request, response);
-  return data;
+  return FetchToMemory(options_, std::move(request), max_bytes);
 }
 
 Result<uint64_t> HttpBucket::GetToFile(const std::string& key, const std::string& path, uint64_t max_bytes,
                                        const ProgressFn& progress, const StopSignal* stop) {
   DS_RETURN_IF_ERROR(CheckKey(key));
-  DS_ASSIGN_OR_RETURN(File out, File::CreateNew(path));
-  TempOutputGuard guard(path);  // created by us: removed on any failure below (a stop, the bound, the deadline)
-  uint64_t written = 0, flushed = 0;
   HttpRequest request;
   request.url = UrlOf(key);
-  // PerformHttp aborts before a byte past max_bytes reaches on_body, so the
-  // file never grows beyond it, whatever the server sends or claims.
-  Bound(request, max_bytes, stop);
-  request.on_body = [&](uint64_t offset, std::span<const std::byte> chunk, int64_t total) -> Status {
-    DS_RETURN_IF_ERROR(out.WriteAt(offset, chunk));
-    written = offset + chunk.size();
-    if (written - flushed >= kWritebackStep) {
-      ::sync_file_range(out.fd(), static_cast<off64_t>(flushed), static_cast<off64_t>(written - flushed),
-                        SYNC_FILE_RANGE_WRITE);  // a hint: errors surface in the final fsync
-      flushed = written;
-    }
-    if (progress) progress("download", written, total >= 0 ? static_cast<uint64_t>(total) : 0);
-    return Status::Ok();
-  };
-  // A retry starts over: drop what a broken attempt wrote.
-  DS_ASSIGN_OR_RETURN(HttpResponse response, Send(request, [&] {
-                        written = flushed = 0;
-                        return out.Truncate(0);
-                      }));
-  if (response.status == 404) return NotFound(request.url + ": not found");
-  if (response.status != 200) return Unexpected(request, response);
-  if (response.content_length >= 0 && written != static_cast<uint64_t>(response.content_length)) {
-    return IoError(request.url + ": got " + std::to_string(written) + " of " +
-                   std::to_string(response.content_length) + " bytes");
-  }
-  DS_RETURN_IF_ERROR(out.Sync());
-  DS_RETURN_IF_ERROR(out.Close());
-  guard.Release();
-  return written;
+  return FetchToFile(options_, std::move(request), path, max_bytes, progress, stop);
 }
 
 Result<uint64_t> HttpBucket::Size(const std::string& key) {
   DS_RETURN_IF_ERROR(CheckKey(key));
   HttpRequest request;
-  request.method = "HEAD";
   request.url = UrlOf(key);
-  // No body (its Content-Length is the answer): the allowance alone.
-  request.deadline = options_.budget.DeadlineFor(0);
-  request.deadline_text = DescribeDeadline(options_.budget, 0);
-  request.stop = options_.stop;
-  DS_ASSIGN_OR_RETURN(HttpResponse response, Send(request));
-  if (response.status == 404) return NotFound(request.url + ": not found");
-  if (response.status != 200) return Unexpected(request, response);
-  if (response.content_length < 0) return IoError(request.url + ": HEAD answered without a Content-Length");
-  return static_cast<uint64_t>(response.content_length);
+  return FetchSize(options_, std::move(request));
 }
 
 Status HttpBucket::PutAtomically(const std::string& key, HttpRequest& put,
@@ -227,22 +146,13 @@ Status HttpBucket::Delete(const std::string& key) {
 Result<std::vector<std::string>> HttpBucket::List(const std::string& prefix) {
   if (!IsPrefix(prefix)) return InvalidArgument("bucket prefix \"" + prefix + "\": must end in '/'");
   DS_RETURN_IF_ERROR(CheckKey(prefix, /*allow_trailing_slash=*/true));
-  std::string body;
   HttpRequest request;
   request.url = UrlOf(prefix);
-  Bound(request, kMaxListingBytes, nullptr);
-  request.on_body = [&](uint64_t, std::span<const std::byte> chunk, int64_t) -> Status {
-    body.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-    return Status::Ok();
-  };
-  DS_ASSIGN_OR_RETURN(HttpResponse response, Send(request, [&] {
-                        body.clear();
-                        return Status::Ok();
-                      }));
+  DS_ASSIGN_OR_RETURN(TextAnswer answer, FetchText(options_, request, kMaxListingBytes));
   std::vector<std::string> names;
-  if (response.status == 404) return names;
-  if (response.status != 200) return Unexpected(request, response);
-  DS_ASSIGN_OR_RETURN(names, ParseAutoindexListing(body, request.url));
+  if (answer.status == 404) return names;
+  if (answer.status != 200) return UnexpectedAnswer(request, answer.response);
+  DS_ASSIGN_OR_RETURN(names, ParseAutoindexListing(answer.body, request.url));
   std::erase_if(names, [](const std::string& name) { return IsTemporaryName(name); });
   std::sort(names.begin(), names.end());
   return names;

@@ -35,12 +35,7 @@ class HttpBucket : public Bucket {
 
  private:
   std::string UrlOf(const std::string& key) const;
-  // A GET of at most max_bytes: that bound, the budget's deadline for it, the stop.
-  void Bound(HttpRequest& request, uint64_t max_bytes, const StopSignal* stop) const;
-  // Sends request with retries; `before_attempt` (if set) resets per-attempt
-  // state. Returns the final response when an HTTP status arrived (any status
-  // that is not transient, or a transient one after the last try), else an
-  // IoError naming the URL and the fault.
+  // SendWithRetries (http_transfer.h) with this bucket's options.
   Result<HttpResponse> Send(HttpRequest& request, const std::function<Status()>& before_attempt = {});
   // PUT (body from request) to a temporary name, then MOVE it onto key.
   Status Write(const std::string& key, std::span<const std::byte> data, bool replace);

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "bucket/transfer_budget.h"
 #include "deltaswarm/stop_signal.h"
@@ -31,6 +33,15 @@ struct HttpOptions {
   // The process's stop (may be null): ends every request of this bucket
   // within milliseconds, metadata GETs and HEADs too (kCancelled).
   const StopSignal* stop = nullptr;
+  // Sent with every request ("Name: value"): an S3 bucket's
+  // x-amz-content-sha256 and session token.
+  std::vector<std::string> headers;
+  // When set, every request is signed with AWS Signature V4 by libcurl
+  // (CURLOPT_AWS_SIGV4, e.g. "aws:amz:us-east-1:s3") with this access key
+  // and secret.
+  std::string aws_sigv4;
+  std::string access_key;
+  std::string secret_key;
 };
 
 }  // namespace deltaswarm

@@ -5,6 +5,7 @@
 
 #include "bucket/directory_bucket.h"
 #include "bucket/http_bucket.h"
+#include "bucket/s3_bucket.h"
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/tls.h"
@@ -34,6 +35,17 @@ Status CheckClientTls(const std::string& url, const TlsIdentity& tls) {
 
 Result<std::unique_ptr<Bucket>> OpenBucket(const std::string& url, bool create, const TlsIdentity& tls,
                                            const StopSignal* stop) {
+  if (url.starts_with("s3://")) {
+    HttpOptions options;
+    options.stop = stop;
+    // An https:// endpoint is verified against tls.ca when given (a private
+    // store's CA), else the system's trust store.
+    if (tls.has_certificate() || !tls.ca.empty() || !tls.key.empty()) {
+      DS_RETURN_IF_ERROR(CheckClientTls(url, tls));
+      options.tls = tls;
+    }
+    return OpenS3Bucket(url, options);
+  }
   if (url.starts_with("http://") || url.starts_with("https://")) {
     HttpOptions options;
     options.stop = stop;

@@ -103,7 +103,8 @@ Result<ApplyStats> Apply(const std::string& base_path, const std::string& delta_
                    " free");
 
   unsigned threads = ResolveThreads(options.threads);
-  DS_RETURN_IF_ERROR(VerifyChunks(delta_dir, index, threads, progress));
+  DS_ASSIGN_OR_RETURN(const uint64_t hashed,
+                      VerifyChunks(delta_dir, index, threads, progress, options.verified_chunks));
 
   std::string tmp = TempSibling(out_path);
   TempOutputGuard guard(tmp);
@@ -162,6 +163,7 @@ Result<ApplyStats> Apply(const std::string& base_path, const std::string& delta_
   stats.files = index.files.size();
   stats.frames = index.frames.size();
   for (uint32_t b : link_from) stats.linked_files += b != kNoBase;
+  stats.hashed_chunk_bytes = hashed;
   return stats;
 }
 

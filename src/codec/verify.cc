@@ -31,10 +31,17 @@ Status CheckNoExtraFiles(const std::string& dir, const DeltaIndex& index) {
 }
 }  // namespace
 
-Status VerifyChunks(const std::string& delta_dir, const DeltaIndex& index, unsigned threads,
-                    const ProgressFn& progress) {
-  uint64_t total = index.delta_bytes(), done = 0;
-  auto produce = [&](size_t i) -> Result<uint64_t> {
+Result<uint64_t> VerifyChunks(const std::string& delta_dir, const DeltaIndex& index, unsigned threads,
+                              const ProgressFn& progress, std::span<const DeltaChunk> verified) {
+  uint64_t total = index.delta_bytes(), done = 0, hashed = 0;
+  auto vouched = [&](const DeltaChunk& c) {
+    return std::any_of(verified.begin(), verified.end(), [&](const DeltaChunk& v) {
+      return v.name == c.name && v.size == c.size && v.sha256 == c.sha256;
+    });
+  };
+  // Each task: the chunk's size, and whether it was hashed.
+  using Checked = std::pair<uint64_t, bool>;
+  auto produce = [&](size_t i) -> Result<Checked> {
     const DeltaChunk& c = index.chunks[i];
     std::string path = delta_dir + "/" + c.name;
     auto file = File::OpenRead(path);
@@ -46,21 +53,24 @@ Status VerifyChunks(const std::string& delta_dir, const DeltaIndex& index, unsig
     if (size != c.size)
       return Corruption(path + ": chunk has " + std::to_string(size) + " bytes, the index says " +
                         std::to_string(c.size) + " (truncated?)");
+    if (vouched(c)) return Checked{size, false};
     Sha256Hasher hasher;
     for (uint64_t pos = 0; pos < size; pos += kHashBlock) {
       DS_ASSIGN_OR_RETURN(auto block, ReadRange(*file, pos, std::min(kHashBlock, size - pos), 0));
       hasher.Update(block);
     }
     if (hasher.Finish() != c.sha256) return Corruption(path + ": chunk sha256 mismatch (corrupt chunk)");
-    return size;
+    return Checked{size, true};
   };
-  auto consume = [&](size_t, uint64_t&& bytes) -> Status {
-    done += bytes;
+  auto consume = [&](size_t, Checked&& r) -> Status {
+    done += r.first;
+    if (r.second) hashed += r.first;
     if (progress) progress("check", done, total);
     return Status::Ok();
   };
-  return RunOrdered<uint64_t>(index.chunks.size(), ResolveThreads(threads), 2 * ResolveThreads(threads), produce,
-                              consume);
+  DS_RETURN_IF_ERROR(
+      RunOrdered<Checked>(index.chunks.size(), ResolveThreads(threads), 2 * ResolveThreads(threads), produce, consume));
+  return hashed;
 }
 
 Result<VerifyReport> VerifyAgainst(const std::string& path, const DeltaIndex& index, unsigned threads,

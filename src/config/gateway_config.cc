@@ -10,7 +10,7 @@ const Schema<GatewayOptions>& SchemaFor<GatewayOptions>() {
   static const Schema<GatewayOptions> schema = [] {
     Schema<GatewayOptions> s;
     s.Required("bucket", &GatewayOptions::bucket,
-               "upstream bucket URL: a directory, file:///path or http://host:port/prefix", NotEmpty)
+               "upstream bucket URL: a directory, file:///path, http://host:port/prefix or s3://bucket/prefix", NotEmpty)
         .Required("model", &GatewayOptions::model, "model name in the bucket", NotEmpty)
         .Required("trust", &GatewayOptions::trust, "public keys (PEM) whose signed manifests are trusted", SomeKeys)
         .Required("dir", &GatewayOptions::dir, "the gateway's store: DIR/mirror/ (served metadata), DIR/chunks/",

@@ -9,7 +9,7 @@ template <>
 const Schema<NodeOptions>& SchemaFor<NodeOptions>() {
   static const Schema<NodeOptions> schema = [] {
     Schema<NodeOptions> s;
-    s.Required("bucket", &NodeOptions::bucket, "bucket URL: a directory, file:///path or http://host:port/prefix",
+    s.Required("bucket", &NodeOptions::bucket, "bucket URL: a directory, file:///path, http://host:port/prefix or s3://bucket/prefix",
                NotEmpty)
         .Required("model", &NodeOptions::model, "model name in the bucket", NotEmpty)
         .Required("dest", &NodeOptions::dest, "the node's store: DEST/current -> DEST/versions/<id>/", NotEmpty)
@@ -38,6 +38,9 @@ const Schema<NodeOptions>& SchemaFor<NodeOptions>() {
                   "seconds on_update may run before its process group is killed (a warning; 0: no limit)",
                   NotNegativeNumber)
         .Optional("threads", &NodeOptions::threads, "worker threads for verify and apply (0: all cores)")
+        .Optional("scrub", &NodeOptions::scrub,
+                  "on start, read every held version in full instead of trusting its stamp (a damaged one is "
+                  "rebuilt)")
         .Optional("metrics_listen", &NodeOptions::metrics_listen,
                   "Prometheus metrics over plain HTTP at http://ip:port/metrics (empty: off; keep it off public "
                   "networks)");

@@ -9,7 +9,7 @@ template <>
 const Schema<PublishOptions>& SchemaFor<PublishOptions>() {
   static const Schema<PublishOptions> schema = [] {
     Schema<PublishOptions> s;
-    s.Required("bucket", &PublishOptions::bucket, "bucket URL: a directory, file:///path or http://host:port/prefix",
+    s.Required("bucket", &PublishOptions::bucket, "bucket URL: a directory, file:///path, http://host:port/prefix or s3://bucket/prefix",
                NotEmpty)
         .Required("model", &PublishOptions::model, "model name in the bucket ([A-Za-z0-9._-]+)", NotEmpty)
         .Required("key", &PublishOptions::key, "Ed25519 private key (PEM, from keygen); KEY.pub must sit beside it",

@@ -10,7 +10,7 @@ template <>
 const Schema<PullOptions>& SchemaFor<PullOptions>() {
   static const Schema<PullOptions> schema = [] {
     Schema<PullOptions> s;
-    s.Required("bucket", &PullOptions::bucket, "bucket URL: a directory, file:///path or http://host:port/prefix",
+    s.Required("bucket", &PullOptions::bucket, "bucket URL: a directory, file:///path, http://host:port/prefix or s3://bucket/prefix",
                NotEmpty)
         .Required("model", &PullOptions::model, "model name in the bucket", NotEmpty)
         .Required("dest", &PullOptions::dest, "the local store: DEST/current -> DEST/versions/<id>/", NotEmpty)

@@ -4,6 +4,7 @@
 
 #include "codec/checkpoint_files.h"
 #include "core/file.h"
+#include "core/file_identity.h"
 #include "roles/bucket_layout.h"
 #include "roles/checkpoint_sha.h"
 
@@ -55,14 +56,16 @@ Result<uint64_t> UploadArtifact(Bucket& bucket, const std::string& model, uint64
 
 Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint64_t id,
                                   const ManifestArtifact& artifact, const std::string& local_dir,
-                                  const ProgressFn& progress, const StopSignal* stop) {
+                                  const ProgressFn& progress, const StopSignal* stop, uint64_t* hashed) {
   DS_RETURN_IF_ERROR(MakeDirectories(local_dir));
-  uint64_t total = artifact.bytes(), done = 0, downloaded = 0;
+  uint64_t total = artifact.bytes(), done = 0, downloaded = 0, hashed_here = 0;
+  if (hashed == nullptr) hashed = &hashed_here;
   for (const auto& o : ObjectsOf(artifact)) {
     std::string path = local_dir + "/" + o.name;
     uint64_t size = 0;
     if (PathExists(path)) {
       auto have = Sha256OfFile(path, &size);
+      *hashed += size;
       if (have.ok() && size == o.size && *have == o.sha256) {
         done += o.size;
         continue;
@@ -93,6 +96,7 @@ Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint
                         " bytes, the signed manifest lists " + std::to_string(o.size) + " (tampered?)");
     }
     DS_ASSIGN_OR_RETURN(Sha256 sha, Sha256OfFile(tmp, &size));
+    *hashed += size;
     if (size != o.size || sha != o.sha256) {
       (void)RemoveAll(tmp);
       return Corruption(bucket.Describe(key) + ": size or sha256 differs from the signed manifest (tampered?)");
@@ -103,6 +107,29 @@ Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint
     if (progress) progress("download", done, total);
   }
   return downloaded;
+}
+
+Status CheckSwarmArtifact(const ManifestArtifact& artifact, const std::string& local_dir, uint64_t* hashed) {
+  for (const auto& o : ObjectsOf(artifact)) {
+    const std::string path = local_dir + "/" + o.name;
+    DS_ASSIGN_OR_RETURN(FileIdentity id, IdentifyFile(path));
+    if (id.size != o.size)
+      return Corruption(path + ": " + std::to_string(id.size) + " bytes, the signed manifest lists " +
+                        std::to_string(o.size));
+  }
+  uint64_t size = 0;
+  const std::string index = local_dir + "/" + kIndexFileName;
+  DS_ASSIGN_OR_RETURN(Sha256 sha, Sha256OfFile(index, &size));
+  *hashed += size;
+  if (size != artifact.index_size || sha != artifact.index_sha256)
+    return Corruption(index + ": differs from the signed manifest");
+  return Status::Ok();
+}
+
+std::vector<DeltaChunk> ChunksOf(const ManifestArtifact& artifact) {
+  std::vector<DeltaChunk> chunks;
+  for (const auto& c : artifact.chunks) chunks.push_back({c.name, c.size, c.sha256});
+  return chunks;
 }
 
 }  // namespace deltaswarm

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "deltaswarm/bucket.h"
 #include "deltaswarm/delta_index.h"
@@ -27,8 +28,22 @@ Result<uint64_t> UploadArtifact(Bucket& bucket, const std::string& model, uint64
 // written. Returns bytes downloaded. Once *stop (may be null) is requested it
 // ends with kCancelled within about a second, in the middle of an object too
 // (whose partial file is removed), keeping the verified ones for a resume.
+// *hashed (may be null) gets the bytes whose SHA-256 it computed.
 Result<uint64_t> DownloadArtifact(Bucket& bucket, const std::string& model, uint64_t id,
                                   const ManifestArtifact& artifact, const std::string& local_dir,
-                                  const ProgressFn& progress, const StopSignal* stop = nullptr);
+                                  const ProgressFn& progress, const StopSignal* stop = nullptr,
+                                  uint64_t* hashed = nullptr);
+
+// What remains to check of an artifact a swarm download just completed in
+// local_dir: libtorrent checked every piece against the torrent, whose
+// SHA-256 the signed manifest lists, so its chunks are not hashed again.
+// Checks the index's SHA-256 (what Apply parses its frame hashes from) and
+// every object's size; kCorruption or kNotFound otherwise (then fetch it
+// with DownloadArtifact, which hashes everything). *hashed gets the bytes hashed.
+Status CheckSwarmArtifact(const ManifestArtifact& artifact, const std::string& local_dir, uint64_t* hashed);
+
+// The artifact's chunks as index entries, for ApplyOptions::verified_chunks
+// once they were checked against the manifest.
+std::vector<DeltaChunk> ChunksOf(const ManifestArtifact& artifact);
 
 }  // namespace deltaswarm

@@ -15,28 +15,39 @@ namespace {
 constexpr uint64_t kBlock = 4ull << 20;
 }  // namespace
 
-Result<Sha256> Sha256OfFile(const std::string& path, uint64_t* size) {
+Result<Sha256> Sha256OfFile(const std::string& path, uint64_t* size, FileIdentity* identity) {
   DS_ASSIGN_OR_RETURN(File f, File::OpenRead(path));
   DS_ASSIGN_OR_RETURN(*size, f.Size());
+  Result<FileIdentity> before = FileIdentity{};
+  if (identity) before = IdentifyDescriptor(f.fd(), path);
   Sha256Hasher hasher;
   for (uint64_t pos = 0; pos < *size; pos += kBlock) {
     DS_ASSIGN_OR_RETURN(auto block, ReadRange(f, pos, std::min(kBlock, *size - pos), 2));
     hasher.Update(block);
+  }
+  if (identity) {
+    Result<FileIdentity> after = IdentifyDescriptor(f.fd(), path);
+    bool kept = before.ok() && after.ok() && *before == *after && before->size == *size;
+    *identity = kept ? *after : FileIdentity{};
   }
   return hasher.Finish();
 }
 
 namespace {
 // Hashes files[i] at paths[i] on a pool; one file per task.
-Status HashAll(const std::vector<std::string>& paths, std::vector<ManifestFile>& files, unsigned threads) {
+Status HashAll(const std::vector<std::string>& paths, std::vector<ManifestFile>& files, unsigned threads,
+               std::vector<FileIdentity>* identities = nullptr) {
+  if (identities) identities->assign(paths.size(), FileIdentity{});
   return RunParallel(paths.size(), ResolveThreads(threads), [&](size_t i) -> Status {
-    DS_ASSIGN_OR_RETURN(files[i].sha256, Sha256OfFile(paths[i], &files[i].size));
+    DS_ASSIGN_OR_RETURN(files[i].sha256,
+                        Sha256OfFile(paths[i], &files[i].size, identities ? &(*identities)[i] : nullptr));
     return Status::Ok();
   });
 }
 }  // namespace
 
-Result<std::vector<ManifestFile>> HashCheckpointFiles(const std::string& path, unsigned threads) {
+Result<std::vector<ManifestFile>> HashCheckpointFiles(const std::string& path, unsigned threads,
+                                                      std::vector<FileIdentity>* identities) {
   std::vector<ManifestFile> files;
   std::vector<std::string> paths;
   if (!PathExists(path)) return NotFound(path + ": no such file or directory");
@@ -52,7 +63,7 @@ Result<std::vector<ManifestFile>> HashCheckpointFiles(const std::string& path, u
     paths.push_back(path);
     files.push_back({fs::path(path).filename().string(), 0, {}});
   }
-  DS_RETURN_IF_ERROR(HashAll(paths, files, threads));
+  DS_RETURN_IF_ERROR(HashAll(paths, files, threads, identities));
   return files;
 }
 

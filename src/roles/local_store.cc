@@ -7,8 +7,9 @@
 
 #include "core/file.h"
 #include "deltaswarm/delta.h"
-#include "roles/checkpoint_sha.h"
 #include "deltaswarm/roles.h"
+#include "deltaswarm/utc_time.h"
+#include "roles/checkpoint_sha.h"
 
 namespace deltaswarm {
 
@@ -46,10 +47,16 @@ Result<LocalStore> LocalStore::Open(const std::string& dir) {
       if (e.path().filename().string().find(".tmp-") != std::string::npos)
         DS_RETURN_IF_ERROR(RemoveAll(e.path().string()));
   }
-  // Versions without a manifest never completed.
+  // Versions without a manifest never completed (nor does a stamp without one count).
   for (auto& e : fs::directory_iterator(fs::path(store.dir_) / "versions", ec)) {
     uint64_t id;
-    if (ParseId(e.path().filename().string(), &id) && !PathExists(store.dir_ + "/manifests/" + std::to_string(id) + ".json"))
+    if (ParseId(e.path().filename().string(), &id) && !PathExists(store.ManifestPath(id)))
+      DS_RETURN_IF_ERROR(RemoveAll(e.path().string()));
+  }
+  for (auto& e : fs::directory_iterator(fs::path(store.dir_) / "manifests", ec)) {
+    std::string name = e.path().filename().string();
+    uint64_t id;
+    if (name.ends_with(".stamp") && ParseId(name.substr(0, name.size() - 6), &id) && !PathExists(store.ManifestPath(id)))
       DS_RETURN_IF_ERROR(RemoveAll(e.path().string()));
   }
   return store;
@@ -114,19 +121,78 @@ Status LocalStore::SaveIndex(uint64_t id, const std::string& index_path) {
   return WriteFileDurably(dir_ + "/manifests/" + std::to_string(id) + ".dsi", bytes);
 }
 
-Status LocalStore::CheckVersion(const Manifest& m, unsigned threads) const {
+std::string LocalStore::ManifestPath(uint64_t id) const { return dir_ + "/manifests/" + std::to_string(id) + ".json"; }
+std::string LocalStore::StampPath(uint64_t id) const { return dir_ + "/manifests/" + std::to_string(id) + ".stamp"; }
+
+Result<uint64_t> LocalStore::ReadAndCheck(const Manifest& m, unsigned threads, const ProgressFn& progress) const {
   std::string path = CheckpointPath(m);
+  uint64_t bytes = 0;
+  for (const auto& f : m.files) bytes += f.size;
   std::string index_path = dir_ + "/manifests/" + std::to_string(m.version) + ".dsi";
-  if (!PathExists(index_path)) return CheckCheckpointFiles(path, m.target_is_directory, m.files, threads);
-  DS_ASSIGN_OR_RETURN(auto bytes, ReadWholeFile(index_path, kMaxIndexBytes));
-  Sha256 sha = Sha256Of(bytes);
+  if (!PathExists(index_path)) {
+    DS_RETURN_IF_ERROR(CheckCheckpointFiles(path, m.target_is_directory, m.files, threads));
+    return bytes;
+  }
+  DS_ASSIGN_OR_RETURN(auto index_bytes, ReadWholeFile(index_path, kMaxIndexBytes));
+  Sha256 sha = Sha256Of(index_bytes);
   bool signed_index = false;
   for (const auto& a : m.artifacts) signed_index |= a.index_sha256 == sha;
   if (!signed_index) return Mismatch(index_path + ": not an index the manifest of version " +
                                      std::to_string(m.version) + " lists");
-  DS_ASSIGN_OR_RETURN(DeltaIndex index, ParseIndex(bytes, index_path));
-  return VerifyAgainst(path, index, threads, nullptr).status();
+  DS_ASSIGN_OR_RETURN(DeltaIndex index, ParseIndex(index_bytes, index_path));
+  DS_RETURN_IF_ERROR(VerifyAgainst(path, index, threads, progress).status());
+  return bytes;
 }
+
+Result<VersionCheck> LocalStore::CheckVersion(const Manifest& m, unsigned threads, CheckDepth depth,
+                                              const ProgressFn& progress) {
+  const std::string path = CheckpointPath(m);
+  DS_ASSIGN_OR_RETURN(auto manifest_bytes, ReadWholeFile(ManifestPath(m.version), kMaxManifestBytes));
+  const Sha256 manifest_sha = Sha256Of(manifest_bytes);
+  if (depth == CheckDepth::kTrustStamp) {
+    auto stamp_bytes = ReadWholeFile(StampPath(m.version), 1ull << 20);
+    if (stamp_bytes.ok()) {
+      auto stamp = ParseStamp(*stamp_bytes, StampPath(m.version));
+      if (stamp.ok() && MatchStamp(*stamp, m, manifest_sha, path).ok()) return VersionCheck{true, 0};
+    }
+  }
+  // The identities around the read: a file written meanwhile gets no stamp.
+  auto before = IdentifyVersion(m, path);
+  Result<uint64_t> read = ReadAndCheck(m, threads, progress);
+  if (!read.ok()) {
+    (void)ForgetStamp(m.version);  // even in a View: it only makes the next check a full one
+    return read.status();
+  }
+  auto after = IdentifyVersion(m, path);
+  if (lock_fd_ >= 0 && before.ok() && after.ok() && before->files == after->files) {
+    after->manifest_sha256 = manifest_sha;
+    DS_RETURN_IF_ERROR(WriteStamp(m, std::move(after).value()));
+  }
+  return VersionCheck{false, *read};
+}
+
+Status LocalStore::WriteStamp(const Manifest& m, VersionStamp stamp) {
+  stamp.checked = FormatUtc(UnixNow());
+  std::string text = SerializeStamp(stamp);
+  return WriteFileDurably(StampPath(m.version), std::as_bytes(std::span(text.data(), text.size())));
+}
+
+Status LocalStore::SaveStamp(const Manifest& m) {
+  DS_ASSIGN_OR_RETURN(auto manifest_bytes, ReadWholeFile(ManifestPath(m.version), kMaxManifestBytes));
+  DS_ASSIGN_OR_RETURN(VersionStamp stamp, IdentifyVersion(m, CheckpointPath(m)));
+  stamp.manifest_sha256 = Sha256Of(manifest_bytes);
+  return WriteStamp(m, std::move(stamp));
+}
+
+Status LocalStore::SaveStampIf(const Manifest& m, const std::vector<FileIdentity>& checked) {
+  DS_ASSIGN_OR_RETURN(VersionStamp now, IdentifyVersion(m, CheckpointPath(m)));
+  if (now.files.size() != checked.size()) return Status::Ok();
+  for (size_t i = 0; i < checked.size(); ++i)
+    if (now.files[i].identity != checked[i]) return Status::Ok();
+  return SaveStamp(m);
+}
+
+Status LocalStore::ForgetStamp(uint64_t id) { return RemoveAll(StampPath(id)); }
 
 Status LocalStore::SwitchCurrent(uint64_t id) {
   std::string link = dir_ + "/current";
@@ -145,6 +211,7 @@ Status LocalStore::RemoveFiles(uint64_t id) {
   // The manifest first: from then on the version no longer counts as held.
   DS_RETURN_IF_ERROR(RemoveAll(dir_ + "/manifests/" + std::to_string(id) + ".json"));
   DS_RETURN_IF_ERROR(RemoveAll(dir_ + "/manifests/" + std::to_string(id) + ".dsi"));
+  DS_RETURN_IF_ERROR(ForgetStamp(id));
   return RemoveAll(VersionDir(id));
 }
 

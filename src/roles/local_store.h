@@ -3,6 +3,8 @@
 //   DIR/manifests/<id>.json the signed manifest of each complete version
 //   DIR/manifests/<id>.dsi  the delta index that built it: its frame hashes
 //                           check the version at memory speed
+//   DIR/manifests/<id>.stamp the last full check that passed, with the files'
+//                           identities then (roles/version_stamp.h)
 //   DIR/current             symbolic link to versions/<id>, replaced atomically
 //   DIR/staging/<id>/<kind>/ downloaded artifacts, removed once applied
 //   DIR/chunks/<id>/<kind>/  a node's kept artifacts (index and chunks) of the
@@ -16,10 +18,22 @@
 #include <string>
 #include <vector>
 
+#include "core/file_identity.h"
 #include "deltaswarm/manifest.h"
+#include "deltaswarm/progress.h"
 #include "deltaswarm/status.h"
+#include "roles/version_stamp.h"
 
 namespace deltaswarm {
+
+// How far CheckVersion goes: trust a matching stamp, or read every byte.
+enum class CheckDepth { kTrustStamp, kFull };
+
+// How CheckVersion found a version intact.
+struct VersionCheck {
+  bool by_stamp = false;    // its stamp matched: nothing was read
+  uint64_t bytes_read = 0;  // bytes of its files read to check them
+};
 
 class LocalStore {
  public:
@@ -52,10 +66,24 @@ class LocalStore {
   Status SaveManifest(const Manifest& m);
   // Keeps the index (index.dsi) of the artifact that produced version id.
   Status SaveIndex(uint64_t id, const std::string& index_path);
-  // Ok if version m.version's files are intact: against the kept index (whose
-  // SHA-256 the signed manifest lists; XXH3 per frame, on all cores), or
-  // against the manifest's SHA-256s when no index was kept. kMismatch otherwise.
-  Status CheckVersion(const Manifest& m, unsigned threads) const;
+  // Ok if version m.version's files are intact. kTrustStamp: by its stamp,
+  // when every file still has the identity it records; otherwise (and with
+  // kFull) by reading them: against the kept index (whose SHA-256 the signed
+  // manifest lists; XXH3 per frame, on all cores), or against the manifest's
+  // SHA-256s when no index was kept. A full check that passes, on files that
+  // kept their identity while it read them, writes a new stamp (not in a
+  // View); one that fails removes the stamp. kMismatch when not intact.
+  Result<VersionCheck> CheckVersion(const Manifest& m, unsigned threads, CheckDepth depth = CheckDepth::kTrustStamp,
+                                    const ProgressFn& progress = nullptr);
+  // Stamps version m.version (its manifest saved) as checked now: for a
+  // version whose files were just verified (an apply reads back what it wrote).
+  Status SaveStamp(const Manifest& m);
+  // Stamps it only if its files now have exactly the identities `checked`
+  // (taken around the check that proved them, e.g. the publisher's SHA-256
+  // of the files it then hard-linked here); else leaves it unstamped.
+  Status SaveStampIf(const Manifest& m, const std::vector<FileIdentity>& checked);
+  // Removes version id's stamp: its next check reads it in full.
+  Status ForgetStamp(uint64_t id);
   // Points DIR/current at versions/<id> (a new link renamed over the old).
   Status SwitchCurrent(uint64_t id);
   // The versions Prune(keep) leaves: the newest `keep` and the current one, ascending.
@@ -72,6 +100,11 @@ class LocalStore {
 
  private:
   LocalStore(std::string dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}
+  std::string StampPath(uint64_t id) const;
+  std::string ManifestPath(uint64_t id) const;
+  // The full check, without stamps: bytes read.
+  Result<uint64_t> ReadAndCheck(const Manifest& m, unsigned threads, const ProgressFn& progress) const;
+  Status WriteStamp(const Manifest& m, VersionStamp stamp);
   std::string dir_;
   int lock_fd_ = -1;
 };

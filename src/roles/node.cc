@@ -17,6 +17,7 @@
 #include "roles/node_seeds.h"
 #include "roles/puller.h"
 #include "roles/role_metrics.h"
+#include "roles/store_scrub.h"
 #include "roles/swarm_fetch.h"
 
 namespace deltaswarm {
@@ -55,6 +56,21 @@ class Node {
     ctx_.stop = &stop;
     ctx_.restart_stalled_s = kRestartStalledS;
     report_.endpoint = swarm.endpoint();
+  }
+
+  // node --scrub: reads every held version in full, trusting no stamp. One
+  // that fails is reported and loses its stamp, so the first poll rebuilds
+  // it (the current one) or no chain starts from it (an older one).
+  void Scrub() {
+    std::vector<uint64_t> intact;
+    uint64_t bytes = 0;
+    for (const VersionCheckResult& r : ScrubVersions(store_, store_.Versions(), o_.threads, progress_)) {
+      bytes += r.bytes;
+      if (r.intact) intact.push_back(r.version);
+      else Emit("warning", r.version, "scrub: version " + std::to_string(r.version) + " is damaged: " + r.error);
+    }
+    Emit("scrubbed", store_.current(),
+         "scrub: read " + std::to_string(bytes) + " bytes; intact: " + (intact.empty() ? "none" : List(intact)));
   }
 
   // Seeds the kept chunks of the newest seed_versions held versions, each
@@ -224,6 +240,7 @@ Result<NodeReport> RunNode(const NodeOptions& o, const StopSignal& stop,
     if (on_event) on_event(e);
   };
   Node node(o, stop, observed, progress, *bucket, store, *swarm, std::move(trusted));
+  if (o.scrub) node.Scrub();
   node.Reseed();
   observed(NodeEvent{"ready", store.current(), "listening on " + swarm->endpoint(), {}, swarm->endpoint(), 0, 0});
   while (!stop.requested()) {

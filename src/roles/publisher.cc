@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <future>
 #include <memory>
+#include <optional>
 
 #include "core/file.h"
 #include "core/file_system.h"
@@ -101,8 +102,9 @@ Result<Manifest> EnsurePrevious(const PublishOptions& o, Bucket& bucket, LocalSt
     if (CanonicalBytes(m) != CanonicalBytes(published))
       return Mismatch(store.dir() + ": holds a version " + std::to_string(latest) + " other than the bucket's (" +
                       bucket.Describe(ManifestKey(o.model, latest)) + "): two histories; refusing to publish");
-    Status s = store.CheckVersion(m, o.diff.threads);
-    if (s.ok()) return m;
+    // By its stamp when the files kept their identity since a check (the
+    // last publish hashed them, or a pull verified them): no second read.
+    if (store.CheckVersion(m, o.diff.threads).ok()) return m;
     DS_RETURN_IF_ERROR(store.Remove(latest));
   }
   PullOptions pull;
@@ -121,12 +123,17 @@ Result<Manifest> EnsurePrevious(const PublishOptions& o, Bucket& bucket, LocalSt
 // hard links where possible (a copy of 4 TB would dominate publish). If the
 // trainer later rewrites those files in place, the next publish notices
 // (CheckVersion) and fetches the version from the bucket instead.
-Status KeepCopy(const PublishOptions& o, LocalStore& store, const Manifest& m, const std::string& index_path) {
+// Stamped as checked when the kept files are the very ones (same identity)
+// whose SHA-256 this publish took, unchanged since: the next publish then
+// needs no read of them.
+Status KeepCopy(const PublishOptions& o, LocalStore& store, const Manifest& m, const std::string& index_path,
+                const std::vector<FileIdentity>& hashed) {
   std::string dst = store.CheckpointPath(m);
   DS_RETURN_IF_ERROR(RemoveAll(store.VersionDir(m.version)));
   DS_RETURN_IF_ERROR(CopyTreeDurably(o.checkpoint, dst, /*hard_link=*/true));
   DS_RETURN_IF_ERROR(store.SaveIndex(m.version, index_path));
   DS_RETURN_IF_ERROR(store.SaveManifest(m));
+  DS_RETURN_IF_ERROR(store.SaveStampIf(m, hashed));
   DS_RETURN_IF_ERROR(store.SwitchCurrent(m.version));
   return store.Prune(o.keep);
 }
@@ -167,7 +174,8 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
                     ", older than version " + std::to_string(store.current()) + " in the state store " + o.state +
                     ": refusing to publish over history (a rewound refs/latest, or another bucket's state store)");
   // SHA-256 of the new files runs beside the diff: both read the same pages.
-  auto hashing = std::async(std::launch::async, [&] { return HashCheckpointFiles(o.checkpoint, 1); });
+  std::vector<FileIdentity> hashed;  // the files' identities while they were hashed
+  auto hashing = std::async(std::launch::async, [&] { return HashCheckpointFiles(o.checkpoint, 1, &hashed); });
   std::string adopted;
   DS_ASSIGN_OR_RETURN(bool stopped_publish, AdoptStoppedPublish(o, *bucket, key, trusted, latest, latest + 1, &adopted));
   if (!adopted.empty()) report.note += (report.note.empty() ? "" : "; ") + adopted;
@@ -183,45 +191,51 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
   m.chunk_bytes = o.diff.chunk_bytes;
   m.zstd_level = o.diff.zstd_level;
   m.created = FormatUtc(UnixNow());
-  std::string previous;
+  std::optional<Manifest> prev;
   if (latest > 0) {
-    DS_ASSIGN_OR_RETURN(Manifest prev, EnsurePrevious(o, *bucket, store, trusted, latest, progress));
-    previous = store.CheckpointPath(prev);
-    if (prev.target_is_directory != m.target_is_directory)
+    DS_ASSIGN_OR_RETURN(prev, EnsurePrevious(o, *bucket, store, trusted, latest, progress));
+    if (prev->target_is_directory != m.target_is_directory)
       return InvalidArgument(o.checkpoint + ": version " + std::to_string(latest) + " was published as a " +
-                             (prev.target_is_directory ? "directory" : "single file"));
-    DS_ASSIGN_OR_RETURN(m.files, hashing.get());
-    // Publishing the live version's very files again is done already: the
-    // re-run of a publish killed at any point past its manifest ends here.
-    if (SameFiles(m.files, prev.files)) {
-      if (!stopped_publish)
-        report.note += (report.note.empty() ? "" : "; ") +
-                       ("version " + std::to_string(latest) + " already is this checkpoint: nothing new published");
-      report.version = latest;
-      for (const auto& f : m.files) report.target_bytes += f.size;
-      return report;
-    }
-  } else {
-    DS_ASSIGN_OR_RETURN(m.files, hashing.get());
+                             (prev->target_is_directory ? "directory" : "single file"));
   }
-  for (const auto& f : m.files) report.target_bytes += f.size;
 
+  // The diff does not wait for the SHA-256 (both take a pass over the
+  // files): whether there is anything new to publish is known after both.
   std::string staging = store.StagingDir(id);
   DiffOptions diff = o.diff;
   diff.force = true;  // leftovers of a publish killed earlier
-  report.version = id;
-  if (latest > 0) {
-    DS_RETURN_IF_ERROR(Diff(previous, o.checkpoint, staging + "/delta", diff, progress).status());
-    DS_ASSIGN_OR_RETURN(ManifestArtifact a, DescribeArtifact(staging + "/delta", "delta", latest));
-    report.delta_bytes = a.bytes();
-    m.artifacts.push_back(std::move(a));
-  }
-  if ((id - 1) % o.keyframe_every == 0) {
+  auto add_keyframe = [&]() -> Status {
     DS_RETURN_IF_ERROR(Diff("", o.checkpoint, staging + "/keyframe", diff, progress).status());
     DS_ASSIGN_OR_RETURN(ManifestArtifact a, DescribeArtifact(staging + "/keyframe", "keyframe", 0));
     report.keyframe_bytes = a.bytes();
     m.artifacts.push_back(std::move(a));
+    return Status::Ok();
+  };
+  const bool keyframe = (id - 1) % o.keyframe_every == 0;
+  if (prev) {
+    DS_RETURN_IF_ERROR(Diff(store.CheckpointPath(*prev), o.checkpoint, staging + "/delta", diff, progress).status());
+    DS_ASSIGN_OR_RETURN(ManifestArtifact a, DescribeArtifact(staging + "/delta", "delta", latest));
+    report.delta_bytes = a.bytes();
+    m.artifacts.push_back(std::move(a));
+  } else if (keyframe) {
+    DS_RETURN_IF_ERROR(add_keyframe());
   }
+  DS_ASSIGN_OR_RETURN(m.files, hashing.get());
+  for (const auto& f : m.files) report.target_bytes += f.size;
+  // Publishing the live version's very files again is done already: the
+  // re-run of a publish killed at any point past its manifest ends here.
+  if (prev && SameFiles(m.files, prev->files)) {
+    if (!stopped_publish)
+      report.note += (report.note.empty() ? "" : "; ") +
+                     ("version " + std::to_string(latest) + " already is this checkpoint: nothing new published");
+    report.version = latest;
+    report.delta_bytes = 0;
+    DS_RETURN_IF_ERROR(RemoveAll(staging));
+    return report;
+  }
+  report.version = id;
+  // Beside a delta, only once there is something new (a keyframe costs a full encode).
+  if (prev && keyframe) DS_RETURN_IF_ERROR(add_keyframe());
   // A torrent of each artifact directory, named after it so that web-seed
   // requests (<url><name>/<file>) land on the bucket's objects; a TLS torrent
   // of the cluster CA when one is given.
@@ -268,7 +282,7 @@ Result<PublishReport> Publish(const PublishOptions& o, const ProgressFn& progres
 
   // The version is live now: failing to keep it locally only costs the next
   // publish a fetch from the bucket, so it is a warning, not a failed publish.
-  Status kept = KeepCopy(o, store, m, index);
+  Status kept = KeepCopy(o, store, m, index, hashed);
   if (!kept.ok()) {
     if (!report.note.empty()) report.note += "; ";
     report.note += "published, but the state store did not keep it: " + kept.message();

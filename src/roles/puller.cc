@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "core/file.h"
 #include "deltaswarm/bucket.h"
@@ -48,25 +49,36 @@ class Puller {
       want = latest.target;
     }
     report_.to_version = want;
+    bool damaged_current = false;  // want is current, and its files no longer match
     if (want == report_.from_version) {
-      // Nothing to fetch; a run killed after its switch may have left its cleanup undone.
-      DS_RETURN_IF_ERROR(RemoveAll(store_.dir() + "/staging"));
-      if (ctx_.prune) DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
-      return report_;
+      // Nothing to fetch if it is intact (by its stamp: a few stat calls); a
+      // run killed after its switch may have left its cleanup undone.
+      if (HeldIntact(want).has_value()) {
+        DS_RETURN_IF_ERROR(RemoveAll(store_.dir() + "/staging"));
+        if (ctx_.prune) DS_RETURN_IF_ERROR(store_.Prune(o_.keep));
+        return report_;
+      }
+      damaged_current = true;
     }
 
     // A run that failed after applying want, before switching, left it complete.
-    if (IntactInStore(want)) return Switch(want);
+    if (!damaged_current && IntactInStore(want)) return Switch(want);
     uint64_t held = StartingVersion(want);
     DS_ASSIGN_OR_RETURN(std::vector<Step> steps, PlanSteps(held, want));
     DS_RETURN_IF_ERROR(CheckFreeSpace(steps, want));
     for (const Step& s : steps) artifacts_.push_back({s.version, s.artifact->kind, TorrentId{}});
-    if (ctx_.swarm || !o_.peers.empty() || !o_.trackers.empty()) DS_RETURN_IF_ERROR(FetchOverSwarm(steps));
-    // Checks every object against the manifest; fetches from the bucket only
-    // what is missing (everything, without a swarm).
-    for (const Step& s : steps) {
-      DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(bucket_, o_.model, s.version, *s.artifact,
-                                                         StagingFor(s), progress_, ctx_.stop));
+    std::vector<bool> by_swarm(steps.size(), false);  // completed by the swarm in this pull
+    if (ctx_.swarm || !o_.peers.empty() || !o_.trackers.empty()) DS_RETURN_IF_ERROR(FetchOverSwarm(steps, by_swarm));
+    // Every object is checked against the manifest once: by the swarm's piece
+    // hashes (a signed torrent), or here; fetched from the bucket only if
+    // missing (everything, without a swarm).
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const Step& s = steps[i];
+      if (by_swarm[i] && !FullChecks() &&
+          CheckSwarmArtifact(*s.artifact, StagingFor(s), &report_.artifact_hashed_bytes).ok())
+        continue;
+      DS_ASSIGN_OR_RETURN(uint64_t got, DownloadArtifact(bucket_, o_.model, s.version, *s.artifact, StagingFor(s),
+                                                         progress_, ctx_.stop, &report_.artifact_hashed_bytes));
       report_.downloaded_bytes += got;
     }
     std::string base = steps.front().artifact->kind == "delta" ? store_.CheckpointPath(graph_.at(held)) : "";
@@ -78,10 +90,25 @@ class Puller {
       apply.threads = o_.threads;
       apply.force = true;  // replaces a damaged copy only once the new one is verified
       apply.link_unchanged = true;
+      // Checked against the manifest above: the apply checks their sizes and
+      // every frame's hashes, not their SHA-256 again.
+      if (!FullChecks()) apply.verified_chunks = ChunksOf(*s.artifact);
       std::string out = store_.CheckpointPath(m);
-      DS_RETURN_IF_ERROR(Apply(base, StagingFor(s), out, apply, progress_).status());
+      Result<ApplyStats> applied = Apply(base, StagingFor(s), out, apply, progress_);
+      if (!applied.ok()) {
+        // A frame found the base, or a chunk, other than what the proofs
+        // carried said: those proofs are stale. The retry checks in full.
+        retry_with_full_checks_ = (applied.status().code() == Code::kMismatch ||
+                                   applied.status().code() == Code::kCorruption) && !FullChecks();
+        if (retry_with_full_checks_ && s.version == steps.front().version && held != 0)
+          (void)store_.ForgetStamp(held);
+        return applied.status();
+      }
+      report_.artifact_hashed_bytes += applied->hashed_chunk_bytes;
       DS_RETURN_IF_ERROR(store_.SaveIndex(s.version, StagingFor(s) + "/" + kIndexFileName));
       DS_RETURN_IF_ERROR(store_.SaveManifest(m));
+      // Apply read back every byte it wrote against the frame hashes.
+      DS_RETURN_IF_ERROR(store_.SaveStamp(m));
       report_.steps.push_back(StepName(s));
       // Along a chain the disk holds at most the held version and two more:
       // each intermediate goes once the next is verified (its chunks stay).
@@ -100,8 +127,13 @@ class Puller {
   std::string StagingFor(const Step& s) const { return SaveDirFor(s.version) + "/" + s.artifact->dir; }
   static std::string StepName(const Step& s) { return s.artifact->kind + " " + std::to_string(s.version); }
 
-  // Downloads every step's artifact from the swarm into its save dir.
-  Status FetchOverSwarm(const std::vector<Step>& steps) {
+  // Whether held versions and artifacts are checked by reading every byte,
+  // trusting no stamp and no earlier check.
+  bool FullChecks() const { return o_.scrub || ctx_full_checks_; }
+
+  // Downloads every step's artifact from the swarm into its save dir;
+  // by_swarm[i] is set once step i's torrent completed.
+  Status FetchOverSwarm(const std::vector<Step>& steps, std::vector<bool>& by_swarm) {
     Swarm* swarm = ctx_.swarm;
     if (swarm == nullptr) {
       DS_ASSIGN_OR_RETURN(own_swarm_,
@@ -128,6 +160,7 @@ class Puller {
       await.on_swarm = o_.on_swarm_progress;
       await.progress = progress_;
       DS_RETURN_IF_ERROR(AwaitTorrent(*swarm, artifacts_[i].torrent, torrents[i], SaveDirFor(steps[i].version), await));
+      by_swarm[i] = true;
       TorrentStatus st = swarm->GetStatus(artifacts_[i].torrent);
       report_.swarm_bytes += st.all_time_download;
       report_.hash_failures += st.hash_failures;
@@ -153,19 +186,30 @@ class Puller {
     return report_;
   }
 
+  // Held version v's manifest if its files match it: by its stamp, or read
+  // in full (FullChecks, or a stamp that no longer matches). Notes a failure.
+  std::optional<Manifest> HeldIntact(uint64_t v) {
+    const std::vector<uint64_t> held = store_.Versions();
+    if (v == 0 || !std::binary_search(held.begin(), held.end(), v)) return std::nullopt;
+    auto m = store_.LoadManifest(v);
+    if (!m.ok() || m->model != o_.model) return std::nullopt;
+    auto checked = store_.CheckVersion(*m, o_.threads, FullChecks() ? CheckDepth::kFull : CheckDepth::kTrustStamp);
+    if (!checked.ok()) {
+      report_.note = "held version " + std::to_string(v) + " does not match its manifest (" +
+                     checked.status().message() + "): repairing it from an older held version or a keyframe";
+      report_.held_check = "";
+      return std::nullopt;
+    }
+    report_.held_check = checked->by_stamp ? "stamp" : "full";
+    report_.held_check_bytes += checked->bytes_read;
+    return std::move(m).value();
+  }
+
   // Whether version v is complete in the store, matches its manifest, and is
   // the bucket's version of that id; if so its manifest joins the graph.
   bool IntactInStore(uint64_t v) {
-    const std::vector<uint64_t> held = store_.Versions();
-    if (v == 0 || !std::binary_search(held.begin(), held.end(), v)) return false;
-    auto m = store_.LoadManifest(v);
-    if (!m.ok() || m->model != o_.model) return false;
-    Status s = store_.CheckVersion(*m, o_.threads);
-    if (!s.ok()) {
-      report_.note = "held version " + std::to_string(v) + " does not match its manifest (" + s.message() +
-                     "): repairing it from an older held version or a keyframe";
-      return false;
-    }
+    std::optional<Manifest> m = HeldIntact(v);
+    if (!m) return false;
     // A chain must start from the bucket's version of an id (a bucket
     // restored from elsewhere may hold another).
     auto in_bucket = FetchManifest(bucket_, o_.model, v, trusted_);
@@ -236,6 +280,14 @@ class Puller {
   VersionGraph graph_;  // the held version's manifest and those the plan fetched
   std::vector<PulledArtifact> artifacts_;
   std::unique_ptr<Swarm> own_swarm_;  // when the context brings none
+  bool ctx_full_checks_ = false;      // a retry: as with o_.scrub
+  bool retry_with_full_checks_ = false;
+
+ public:
+  void set_full_checks() { ctx_full_checks_ = true; }
+  // After a failed Run: an apply failed where a stamp or an earlier check
+  // had been trusted; a run with full checks may succeed.
+  bool retry_with_full_checks() const { return retry_with_full_checks_; }
 };
 
 }  // namespace
@@ -243,13 +295,29 @@ class Puller {
 Result<PullOutcome> PullInto(const PullOptions& options, Bucket& bucket, LocalStore& store,
                              std::span<const TrustedKey> trusted, const PullContext& context,
                              const ProgressFn& progress) {
-  Puller puller(options, bucket, store, trusted, context, progress);
-  Result<PullReport> report = puller.Run();
-  std::vector<PulledArtifact> artifacts = puller.artifacts();
-  if (!report.ok()) {
+  auto remove_torrents = [&](const std::vector<PulledArtifact>& artifacts) {
     if (context.swarm)
       for (const auto& a : artifacts)
         if (a.torrent.value != 0) context.swarm->Remove(a.torrent);
+  };
+  Puller first(options, bucket, store, trusted, context, progress);
+  Result<PullReport> report = first.Run();
+  std::vector<PulledArtifact> artifacts = first.artifacts();
+  if (!report.ok() && first.retry_with_full_checks() && !(context.stop && context.stop->requested())) {
+    // Once more with every proof re-established: the held version read in
+    // full (a damaged one is rebuilt), every artifact object hashed (a
+    // damaged one fetched again).
+    remove_torrents(artifacts);
+    Puller again(options, bucket, store, trusted, context, progress);
+    again.set_full_checks();
+    Result<PullReport> retried = again.Run();
+    artifacts = again.artifacts();
+    if (retried.ok())
+      retried->note += (retried->note.empty() ? "" : "; ") + ("checked in full after: " + report.status().message());
+    report = std::move(retried);
+  }
+  if (!report.ok()) {
+    remove_torrents(artifacts);
     return report.status();
   }
   if (!context.swarm)

@@ -98,6 +98,10 @@ TEST_CASE("four nodes pull a version from a seed process over the swarm, byte-id
   REQUIRE(summary["event"] == "summary");
   CHECK(summary["result"]["downloaded_bytes"] == 0);
   CHECK(summary["result"]["swarm_bytes"].get<uint64_t>() > 0);
+  // The chunks were proven by the swarm's piece hashes (a torrent the signed
+  // manifest lists): of the artifact only the index was hashed, once.
+  CHECK(summary["result"]["steps"] == nlohmann::json::array({"keyframe 2"}));
+  CHECK(summary["result"]["artifact_hashed_bytes"] == fs::file_size(tmp / "bucket/m/versions/2/keyframe/index.dsi"));
   CHECK(SameTree(tmp / "late/current/model.safetensors", tmp / "ckpt/v1/model.safetensors"));
 }
 
