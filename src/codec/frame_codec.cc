@@ -1,11 +1,11 @@
 // Frame layout, version 2 (all integers little-endian; version 1 is the same
-// without mode 5):
+// without modes 5 and 6):
 //
 //   offset  size  field
 //        0     4  magic "DSFR"
 //        4     1  version (2, or 1)
 //        5     1  mode: 0 unchanged, 1 sparse, 2 dense, 3 full, 4 patch,
-//                 5 class-sparse (version 2 only)
+//                 5 class-sparse, 6 class-dense (version 2 only)
 //        6     1  dtype code (include/deltaswarm/dtype.h; 0 = raw bytes)
 //        7     1  reserved, 0
 //        8     8  raw_len: target bytes produced
@@ -36,6 +36,8 @@
 //   class-sparse  varint K then a range-coded stream of per-class gaps and
 //              differences (class_sparse_coder.h).
 //   dense      one zstd frame of the byte planes of d for every element.
+//   class-dense   a range-coded stream of d for every element, per base
+//              exponent (class_dense_coder.h).
 //   full       one zstd frame of the byte planes of the target.
 //   patch      one zstd frame of the target, compressed with the base range as
 //              a raw prefix (ZSTD_CCtx_refPrefix), window <= 2^27 bytes.
@@ -45,6 +47,7 @@
 #include <string>
 
 #include "codec/byte_planes.h"
+#include "codec/class_dense_coder.h"
 #include "codec/class_sparse_coder.h"
 #include "codec/sparse_coder.h"
 #include "codec/zstd_codec.h"
@@ -84,12 +87,20 @@ struct FrameBuilder {
   }
 };
 
+// Float dtypes: class-dense, whose exponent context sees what byte planes
+// cannot; integers: byte planes of d, zstd.
 Result<EncodedFrame> EncodeDense(FrameHeader h, std::span<const std::byte> base,
                                  std::span<const std::byte> target, int level) {
   const DTypeInfo& info = Info(h.dtype);
+  FrameBuilder f{h};
+  if (info.is_float) {
+    f.header.mode = FrameMode::kClassDense;
+    f.bytes.reserve(kFrameHeaderSize + target.size() / 2);
+    EncodeClassDense(h.dtype, base, target, &f.bytes);
+    return std::move(f).Finish();
+  }
   std::vector<std::byte> planes(target.size());
   SplitDeltaPlanes(base, target, info.width, info.is_float, planes);
-  FrameBuilder f{h};
   f.header.mode = FrameMode::kDense;
   DS_RETURN_IF_ERROR(ZstdCompress(planes, level, &f.bytes));
   return std::move(f).Finish();
@@ -163,6 +174,7 @@ Status CheckSizes(const FrameHeader& h) {
     case FrameMode::kSparse:
     case FrameMode::kClassSparse:
     case FrameMode::kDense:
+    case FrameMode::kClassDense:
       if (h.base_len != h.raw_len || !whole || h.changed > elems)
         return Corruption(std::string(FrameModeName(h.mode)) + " frame has inconsistent sizes");
       return Status::Ok();
@@ -184,6 +196,7 @@ const char* FrameModeName(FrameMode m) {
     case FrameMode::kUnchanged: return "unchanged";
     case FrameMode::kSparse: return "sparse";
     case FrameMode::kClassSparse: return "class-sparse";
+    case FrameMode::kClassDense: return "class-dense";
     case FrameMode::kDense: return "dense";
     case FrameMode::kFull: return "full";
     case FrameMode::kPatch: return "patch";
@@ -232,7 +245,7 @@ Result<FrameHeader> ParseFrameHeader(std::span<const std::byte> stored) {
   if (h.version != 1 && h.version != kFrameVersion)
     return Unsupported("frame version " + std::to_string(h.version) + " not supported");
   const uint8_t mode = r.U8(), dtype = r.U8(), reserved = r.U8();
-  if (mode > kMaxFrameMode || (h.version == 1 && mode == static_cast<uint8_t>(FrameMode::kClassSparse)))
+  if (mode > kMaxFrameMode || (h.version == 1 && mode > static_cast<uint8_t>(FrameMode::kPatch)))
     return Corruption("unknown frame mode " + std::to_string(mode) + " in a version " +
                       std::to_string(h.version) + " frame");
   h.mode = static_cast<FrameMode>(mode);
@@ -277,6 +290,9 @@ Status DecodeFrame(std::span<const std::byte> stored, std::span<const std::byte>
       break;
     case FrameMode::kClassSparse:
       DS_RETURN_IF_ERROR(DecodeClassSparse(h.dtype, payload, base, h.changed, out));
+      break;
+    case FrameMode::kClassDense:
+      DS_RETURN_IF_ERROR(DecodeClassDense(h.dtype, payload, base, h.changed, out));
       break;
     case FrameMode::kDense: {
       std::vector<std::byte> planes(out.size());

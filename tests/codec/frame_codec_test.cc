@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "codec/ordinal.h"
+#include "codec/byte_planes.h"
 #include "codec/sparse_coder.h"
+#include "codec/zstd_codec.h"
 #include "test_util.h"
 
 namespace deltaswarm {
@@ -62,6 +64,7 @@ Bytes Perturb(DType dtype, const Bytes& base, size_t changed, uint64_t seed, boo
 }
 
 bool IsSparse(FrameMode m) { return m == FrameMode::kSparse || m == FrameMode::kClassSparse; }
+bool IsDense(FrameMode m) { return m == FrameMode::kDense || m == FrameMode::kClassDense; }
 
 // A pair like an AdamW step: weights spread over many exponents, moved by
 // an ulp or two with a probability that halves with each exponent step up.
@@ -120,11 +123,11 @@ TEST_CASE("every dtype round trips in every mode") {
     CHECK(sparse.header.changed == n / 100);
     CHECK(IsSparse(RoundTrip(dtype, base, Perturb(dtype, base, n / 100, 3, true)).header.mode));
     auto dense = RoundTrip(dtype, base, Perturb(dtype, base, n * 9 / 10, 4));
-    CHECK(dense.header.mode == FrameMode::kDense);
+    CHECK(dense.header.mode == (Info(dtype).is_float ? FrameMode::kClassDense : FrameMode::kDense));
     CHECK(dense.header.changed == n * 9 / 10);
     // Between 15 % and 60 % both are tried; either is fine.
     auto mid = RoundTrip(dtype, base, Perturb(dtype, base, n * 3 / 10, 5));
-    CHECK((IsSparse(mid.header.mode) || mid.header.mode == FrameMode::kDense));
+    CHECK((IsSparse(mid.header.mode) || IsDense(mid.header.mode)));
     auto full = RoundTrip(dtype, {}, base);
     CHECK(full.header.mode == FrameMode::kFull);
     CHECK(full.header.changed == n);
@@ -306,6 +309,29 @@ TEST_CASE("class-sparse frames: chosen where the exponent tells, and smaller") {
     MESSAGE(name, ": class-sparse ", frame.header.payload_len, " bytes, sparse ", plain.size());
     CHECK(frame.header.payload_len * 10 < plain.size() * 9);
   }
+  // fp32 masters: every element moves by about lr / ulp(w) ulps.
+  {
+    const size_t n = 100000;
+    const Bytes base = AdamWLike(DType::kF32, n, 4).first;
+    Bytes target = base;
+    std::mt19937_64 rng(5);
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &base[4 * i], 4);
+      const int exponent = (bits >> 23) & 0xFF;
+      const uint64_t ulps = std::max<uint64_t>(1, (uint64_t{1} << std::clamp(127 - exponent + 4, 0, 20)) *
+                                                      (1 + rng() % 1000) / 1000);
+      const uint64_t moved = ApplyOrdinalDelta(bits, ZigZag(rng() % 2 ? ulps : ~ulps + 1, 4), 4, true);
+      std::memcpy(&target[4 * i], &moved, 4);
+    }
+    auto frame = RoundTrip(DType::kF32, base, target);
+    CHECK(frame.header.mode == FrameMode::kClassDense);
+    std::vector<std::byte> planes(target.size()), zstd;
+    SplitDeltaPlanes(base, target, 4, true, planes);
+    REQUIRE(ZstdCompress(planes, 3, &zstd).ok());
+    MESSAGE("F32 dense: class-dense ", frame.header.payload_len, " bytes, byte planes + zstd ", zstd.size());
+    CHECK(frame.header.payload_len * 10 < zstd.size() * 9);
+  }
   // Integer dtypes have no exponent: plain sparse.
   const Bytes base = Random(20000 * 4, 4);
   CHECK(RoundTrip(DType::kI32, base, Perturb(DType::kI32, base, 300, 5)).header.mode == FrameMode::kSparse);
@@ -314,7 +340,7 @@ TEST_CASE("class-sparse frames: chosen where the exponent tells, and smaller") {
 TEST_CASE("single-byte flips of dense, full and patch frames never give wrong output") {
   const Bytes base = Random(1200, 7);
   const Bytes target = Perturb(DType::kBF16, base, 580, 8);
-  auto dense = RoundTrip(DType::kBF16, base, target);
+  auto dense = RoundTrip(DType::kU16, base, target);
   REQUIRE(dense.header.mode == FrameMode::kDense);
   int silent = 0;
   FlipEveryByte(dense, base, target, 0, &silent);
@@ -322,6 +348,11 @@ TEST_CASE("single-byte flips of dense, full and patch frames never give wrong ou
   // frame); such flips decode to the right bytes, which the hash confirms.
   MESSAGE("dense: flips that decoded correctly: ", silent);
   CHECK(silent < 6);
+  silent = 0;
+  auto class_dense = RoundTrip(DType::kBF16, base, target);
+  REQUIRE(class_dense.header.mode == FrameMode::kClassDense);
+  FlipEveryByte(class_dense, base, target, 0, &silent);
+  CHECK(silent == 0);
   silent = 0;
   FlipEveryByte(RoundTrip(DType::kBF16, {}, target), {}, target, 0, &silent);
   CHECK(silent < 6);
@@ -362,8 +393,14 @@ TEST_CASE("header validation") {
   CHECK(v.code() == Code::kUnsupported);
   CHECK(v.message() == "frame version 3 not supported");
   CHECK(with(0, 'X').code() == Code::kCorruption);  // magic
-  CHECK(with(5, 6).code() == Code::kCorruption);    // mode
+  CHECK(with(5, 7).code() == Code::kCorruption);    // mode
   CHECK(with(4, 1).ok());                           // a version 1 frame of a version 1 mode
+  {
+    Bytes v1 = frame.bytes;
+    v1[4] = std::byte{1};
+    v1[5] = std::byte{static_cast<uint8_t>(FrameMode::kClassSparse)};
+    CHECK(ParseFrameHeader(v1).status().code() == Code::kCorruption);  // a version 2 mode in version 1
+  }
   CHECK(with(6, 16).code() == Code::kCorruption);   // dtype
   CHECK(with(7, 1).code() == Code::kCorruption);    // reserved
   CHECK(with(79, 1).code() == Code::kCorruption);   // reserved tail

@@ -39,6 +39,7 @@ TEST_CASE("encoding the golden pair reproduces the version 2 golden delta byte f
     auto r = Diff(kGolden + "/base2.safetensors", kGolden + "/target2.safetensors", out, o, nullptr);
     REQUIRE(r.ok());
     CHECK(r->frames_by_mode.at("class-sparse") == 2);
+    CHECK(r->frames_by_mode.at("class-dense") == 1);
     CHECK(SameTree(out, kGolden + "/v2"));
   }
 }
