@@ -43,18 +43,16 @@ struct ClassModel {
   EncodeGap(rc, m.gap_len[c], m.gap_shape, gap);
 }
 
-// The next change's ordinal within class c, given the current one (cnt), or
-// kNever. A malformed stream may name any gap; past the frame it is never.
-[[gnu::always_inline]] inline uint64_t DecodeClassGap(RangeDecoder& rc, ClassModel& m, int c, uint64_t from,
-                                                      uint64_t elements, bool* bad) {
+// The number of class-c elements before the class's next change, or kNever.
+// A malformed stream may name any count; the decoder's final checks catch it.
+[[gnu::always_inline]] inline uint64_t DecodeClassGap(RangeDecoder& rc, ClassModel& m, int c, bool* bad) {
   const int n = DecodeGapLength(rc, m.gap_len[c], m.gap_shape);
   if (n == kNeverLength) return kNever;
   if (n > 64) {
     *bad = true;
     return kNever;
   }
-  const uint64_t gap = DecodeGapBits(rc, m.gap_shape, n);
-  return gap >= elements - from ? kNever : from + gap;
+  return DecodeGapBits(rc, m.gap_shape, n);
 }
 
 // ---- Encoding ----------------------------------------------------------------
@@ -131,36 +129,49 @@ Status DecodeT(const DTypeInfo& info, std::span<const std::byte> stream, uint64_
   auto model = std::make_unique<ClassModel>();
   const ExponentClass cls(info);
   const uint64_t elements = bytes / W;
-  // Per class: elements seen, the ordinal of its next change, whether its
-  // first gap was read. Side by side: the scan touches both for every element.
-  struct ClassState {
-    uint64_t seen = 0;
-    uint64_t next = 0;
-  };
-  std::array<ClassState, kExponentClasses> state{};
+  // Per class: how many of its elements pass before its next change (kNever,
+  // or any huge count from a malformed stream, never runs out in a frame),
+  // and whether its first count was read.
+  std::array<uint64_t, kExponentClasses> left{};
   std::array<bool, kExponentClasses> started{};
   uint64_t k = 0;
   bool bad = false;
-  for (uint64_t i = 0; i < elements; ++i) {
-    const uint64_t old_bits = Load<W>(base + i * W);
-    const int c = cls(old_bits);
-    ClassState& s = state[c];
-    if (s.seen == s.next) [[unlikely]] {
-      if (!started[c]) {
-        started[c] = true;
-        s.next = DecodeClassGap(rc, *model, c, 0, elements, &bad);
+  // Element i of class c, with no elements of c left to pass. Returns true
+  // when the scan ends: the K-th change, or a malformed stream.
+  auto meet = [&](uint64_t i, uint64_t old_bits, int c) -> bool {
+    if (!started[c]) {
+      started[c] = true;
+      const uint64_t first = DecodeClassGap(rc, *model, c, &bad);
+      if (first != 0) {
+        left[c] = first - 1;  // this element is one of them
+        return bad || !rc.ok();
       }
-      if (s.seen == s.next) {
-        const uint64_t d = DecodeDiff(rc, model->diff[c], WidthMask(W));
-        if (d == 0 || !rc.ok()) return Corruption("class-sparse payload: difference out of range");
-        Store<W>(out + i * W, ApplyOrdinalDelta(old_bits, d, W, F));
-        if (++k == changed) break;
-        s.next = DecodeClassGap(rc, *model, c, s.seen + 1, elements, &bad);
-      }
-      if (bad || !rc.ok()) return Corruption("class-sparse payload: malformed gap");
     }
-    ++s.seen;
+    const uint64_t d = DecodeDiff(rc, model->diff[c], WidthMask(W));
+    if (d == 0 || !rc.ok()) return bad = true;
+    Store<W>(out + i * W, ApplyOrdinalDelta(old_bits, d, W, F));
+    if (++k == changed) return true;
+    left[c] = DecodeClassGap(rc, *model, c, &bad);
+    return bad || !rc.ok();
+  };
+  auto visit = [&](uint64_t i, uint64_t old_bits) [[gnu::always_inline]] {
+    const int c = cls(old_bits);
+    if (left[c] != 0) [[likely]] {
+      --left[c];
+      return false;
+    }
+    return meet(i, old_bits, c);
+  };
+  // Elements are read a word at a time: kPerWord of them per 8-byte load.
+  constexpr int kPerWord = 8 / W;
+  uint64_t i = 0;
+  bool ended = false;
+  for (; !ended && i + kPerWord <= elements; i += kPerWord) {
+    const uint64_t word = Load<8>(base + i * W);
+    for (int e = 0; e < kPerWord && !ended; ++e) ended = visit(i + e, (word >> (8 * W * e)) & WidthMask(W));
   }
+  for (; !ended && i < elements; ++i) ended = visit(i, Load<W>(base + i * W));
+  if (bad) return Corruption("class-sparse payload is malformed");
   if (k != changed)
     return Corruption("class-sparse payload holds " + std::to_string(k) + " changes, the header says " +
                       std::to_string(changed));

@@ -290,6 +290,15 @@ TEST_CASE("every single-byte flip of a sparse frame is an error") {
   int silent = 0;
   FlipEveryByte(frame, base, target, 0, &silent);
   CHECK(silent == 0);
+  // Every truncation of its payload, with a header that agrees, is an error.
+  Bytes out(target.size());
+  for (size_t cut = 1; cut <= frame.header.payload_len; ++cut) {
+    Bytes shorter(frame.bytes.begin(), frame.bytes.end() - cut);
+    const uint64_t payload_len = shorter.size() - kFrameHeaderSize;
+    std::memcpy(&shorter[24], &payload_len, 8);
+    if (DecodeFrame(shorter, base, out).code() != Code::kCorruption) ++silent;
+  }
+  CHECK(silent == 0);
 }
 
 TEST_CASE("class-sparse frames: chosen where the exponent tells, and smaller") {
