@@ -65,6 +65,8 @@ void EncodeT(const DTypeInfo& info, const std::byte* base, const std::byte* targ
   // tallies, so that a run of one class does not wait on its own increments;
   // an element's ordinal within its class is their sum.
   std::vector<uint64_t> next_gap(changed, kNever);  // after the j-th change, within its class
+  std::vector<uint64_t> positions;                  // of the changes, so pass 2 need not scan again
+  positions.reserve(changed);
   std::array<std::array<uint64_t, kExponentClasses>, 4> tally{};
   std::array<uint64_t, kExponentClasses> first_gap, last_change, last_ord{}, first_pos;
   first_gap.fill(kNever);
@@ -87,6 +89,7 @@ void EncodeT(const DTypeInfo& info, const std::byte* base, const std::byte* targ
     for (; scanned < i; ++scanned) count(0, cls(Load<W>(base + scanned * W)), scanned);
     const int c = cls(Load<W>(base + i * W));
     const uint64_t ord = tally[0][c] + tally[1][c] + tally[2][c] + tally[3][c];
+    positions.push_back(i);
     count(0, c, i);
     scanned = i + 1;
     if (last_change[c] == kNever) {
@@ -106,16 +109,15 @@ void EncodeT(const DTypeInfo& info, const std::byte* base, const std::byte* targ
   auto model = std::make_unique<ClassModel>();
   RangeEncoder rc(out);
   size_t f = 0;
-  j = 0;
-  ForEachChanged<W>(base, target, bytes, [&](uint64_t i) {
+  for (j = 0; j < positions.size(); ++j) {
+    const uint64_t i = positions[j];
     for (; f < firsts.size() && firsts[f].first <= i; ++f)
       EncodeClassGap(rc, *model, firsts[f].second, first_gap[firsts[f].second]);
     const uint64_t old_bits = Load<W>(base + i * W);
     const int c = cls(old_bits);
     EncodeDiff(rc, model->diff[c], OrdinalDelta(old_bits, Load<W>(target + i * W), W, F));
     if (j + 1 < changed) EncodeClassGap(rc, *model, c, next_gap[j]);
-    ++j;
-  });
+  }
   rc.Finish();
 }
 
