@@ -62,12 +62,7 @@ void AddDiffCommand(CLI::App& app, Registry& registry) {
                     {"frames", s.frames},
                     {"chunks", s.chunks},
                     {"changed_fraction", changed},
-                    {"frames_by_mode",
-                     {{"unchanged", s.frames_by_mode[0]},
-                      {"sparse", s.frames_by_mode[1]},
-                      {"dense", s.frames_by_mode[2]},
-                      {"full", s.frames_by_mode[3]},
-                      {"patch", s.frames_by_mode[4]}}}};
+                    {"frames_by_mode", s.frames_by_mode}};
       char line[256];
       std::snprintf(line, sizeof line, "%s: %s -> %s in %llu chunks (ratio %s, %.3f%% of elements changed)\n",
                     args->out.c_str(), HumanBytes(s.target_bytes).c_str(), HumanBytes(s.delta_bytes).c_str(),

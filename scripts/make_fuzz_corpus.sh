@@ -89,14 +89,17 @@ cp "$work/tls-bucket/m/versions/1/keyframe.torrent" "$out/torrent_fuzz/tls-keyfr
 "$ds" diff synth/v0/model.safetensors synth/v2/model.safetensors -o d-slow --frame-size 4Ki -q
 "$ds" diff fast/v0/model.safetensors fast/v1/model.safetensors -o d-fast --frame-size 4Ki -q
 "$ds" diff c0/config.json c2/config.json -o d-patch -q
+golden="$root/tests/golden/delta"  # exponent-dependent changes: class-sparse frames
+"$ds" diff "$golden/base2.safetensors" "$golden/target2.safetensors" -o d-class --frame-size 32Ki -q
 cp d-slow/index.dsi "$out/delta_index_fuzz/file-slow.dsi"
 cp d-patch/index.dsi "$out/delta_index_fuzz/file-patch.dsi"
 fr="$out/frame_decode_fuzz"
 "$frame_seeds" d-slow synth/v0/model.safetensors "$work/f-slow" 2 >/dev/null
 "$frame_seeds" d-fast fast/v0/model.safetensors "$work/f-fast" 2 >/dev/null
 "$frame_seeds" d-patch c0/config.json "$work/f-patch" 1 >/dev/null
+"$frame_seeds" d-class "$golden/base2.safetensors" "$work/f-class" 2 >/dev/null
 "$frame_seeds" "$m/versions/1/keyframe" - "$work/f-key" 2 >/dev/null
-for d in f-slow f-fast f-patch f-key; do
+for d in f-slow f-fast f-patch f-key f-class; do
   for f in "$work/$d"/*; do cp "$f" "$fr/${d#f-}-$(basename "$f")"; done
 done
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -30,7 +31,7 @@ struct DiffStats {
   uint64_t chunks = 0;
   uint64_t elements = 0;      // elements in frames that had a base
   uint64_t changed = 0;       // of those, how many differ
-  uint64_t frames_by_mode[5] = {};
+  std::map<std::string, uint64_t> frames_by_mode;  // by mode name (docs/FORMAT.md), every mode listed
 };
 
 // Writes the delta from old_path to new_path (each a file or a checkpoint

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "codec/frame_codec.h"
 #include "core/bytes.h"
 #include "core/file.h"
 #include "format/printable.h"
@@ -17,10 +18,9 @@ namespace {
 constexpr char kMagic[8] = {'D', 'S', 'W', 'I', 'N', 'D', 'E', 'X'};
 constexpr uint32_t kFlagDirectory = 1;
 constexpr uint64_t kMaxIndexBytes = 4ull << 30;
-constexpr uint8_t kMaxFrameMode = 4;
-constexpr uint64_t kMinStoredFrame = 80;  // a frame header
-constexpr uint8_t kFullMode = 3;          // FrameMode codes (frame_codec.h)
-constexpr uint8_t kPatchMode = 4;
+constexpr uint64_t kMinStoredFrame = kFrameHeaderSize;
+constexpr uint8_t kFullMode = static_cast<uint8_t>(FrameMode::kFull);
+constexpr uint8_t kPatchMode = static_cast<uint8_t>(FrameMode::kPatch);
 constexpr uint64_t kMaxFrameBytes = 1ull << 30;  // diff's largest --frame-size; patches are <= 64 MiB
 
 void PutDigest(ByteWriter& w, const auto& d) { w.Bytes(std::span<const uint8_t>(d.bytes)); }

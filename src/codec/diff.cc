@@ -59,6 +59,7 @@ Result<DiffStats> Diff(const std::string& old_path, const std::string& new_path,
   const uint64_t total = index.target_bytes();
   uint64_t done = 0;
   DiffStats stats;
+  for (uint8_t m = 0; m <= kMaxFrameMode; ++m) stats.frames_by_mode[FrameModeName(static_cast<FrameMode>(m))] = 0;
   ChunkWriter writer(tmp, options.chunk_bytes);
   FrameEncodeOptions encode{options.zstd_level};
   unsigned threads = ResolveThreads(options.threads);
@@ -83,7 +84,7 @@ Result<DiffStats> Diff(const std::string& old_path, const std::string& new_path,
     f.changed = e.header.changed;
     f.base_hash = e.header.base_hash;
     f.target_hash = e.header.target_hash;
-    stats.frames_by_mode[f.mode]++;
+    stats.frames_by_mode[FrameModeName(e.header.mode)]++;
     if (index.segments[f.segment].base_file != kNoBase) {
       stats.elements += f.raw_len / Info(index.segments[f.segment].dtype).width;
       stats.changed += f.changed;

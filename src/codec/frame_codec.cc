@@ -1,9 +1,11 @@
-// Frame layout, version 1 (all integers little-endian):
+// Frame layout, version 2 (all integers little-endian; version 1 is the same
+// without modes 5 and 6):
 //
 //   offset  size  field
 //        0     4  magic "DSFR"
-//        4     1  version (1)
-//        5     1  mode: 0 unchanged, 1 sparse, 2 dense, 3 full, 4 patch
+//        4     1  version (2, or 1)
+//        5     1  mode: 0 unchanged, 1 sparse, 2 dense, 3 full, 4 patch,
+//                 5 class-sparse, 6 class-dense (version 2 only)
 //        6     1  dtype code (include/deltaswarm/dtype.h; 0 = raw bytes)
 //        7     1  reserved, 0
 //        8     8  raw_len: target bytes produced
@@ -31,7 +33,11 @@
 //              initial 0 byte, 5-byte flush; range_coder.h) of K pairs
 //              (gap, d), gap = i - prev - 1 with prev starting at -1 and
 //              d >= 1, in increasing i; the model is in sparse_coder.cc.
+//   class-sparse  varint K then a range-coded stream of per-class gaps and
+//              differences (class_sparse_coder.h).
 //   dense      one zstd frame of the byte planes of d for every element.
+//   class-dense   a range-coded stream of d for every element, per base
+//              exponent (class_dense_coder.h).
 //   full       one zstd frame of the byte planes of the target.
 //   patch      one zstd frame of the target, compressed with the base range as
 //              a raw prefix (ZSTD_CCtx_refPrefix), window <= 2^27 bytes.
@@ -41,6 +47,8 @@
 #include <string>
 
 #include "codec/byte_planes.h"
+#include "codec/class_dense_coder.h"
+#include "codec/class_sparse_coder.h"
 #include "codec/sparse_coder.h"
 #include "codec/zstd_codec.h"
 #include "core/bytes.h"
@@ -49,7 +57,6 @@ namespace deltaswarm {
 namespace {
 
 constexpr char kMagic[4] = {'D', 'S', 'F', 'R'};
-constexpr uint8_t kMaxModeCode = static_cast<uint8_t>(FrameMode::kPatch);
 
 void WriteHeader(const FrameHeader& h, std::byte* dst) {
   ByteWriter w;
@@ -80,25 +87,53 @@ struct FrameBuilder {
   }
 };
 
+// Float dtypes: class-dense, whose exponent context sees what byte planes
+// cannot; integers: byte planes of d, zstd.
 Result<EncodedFrame> EncodeDense(FrameHeader h, std::span<const std::byte> base,
                                  std::span<const std::byte> target, int level) {
   const DTypeInfo& info = Info(h.dtype);
+  FrameBuilder f{h};
+  if (info.is_float) {
+    f.header.mode = FrameMode::kClassDense;
+    f.bytes.reserve(kFrameHeaderSize + target.size() / 2);
+    EncodeClassDense(h.dtype, base, target, &f.bytes);
+    return std::move(f).Finish();
+  }
   std::vector<std::byte> planes(target.size());
   SplitDeltaPlanes(base, target, info.width, info.is_float, planes);
-  FrameBuilder f{h};
   f.header.mode = FrameMode::kDense;
   DS_RETURN_IF_ERROR(ZstdCompress(planes, level, &f.bytes));
   return std::move(f).Finish();
 }
 
-EncodedFrame EncodeSparseFrame(FrameHeader h, std::span<const std::byte> base,
+EncodedFrame EncodeSparseFrame(FrameMode mode, FrameHeader h, std::span<const std::byte> base,
                                std::span<const std::byte> target) {
   FrameBuilder f{h};
-  f.header.mode = FrameMode::kSparse;
+  f.header.mode = mode;
   // About 1.5 bytes per change at typical densities; vector growth covers the rest.
   f.bytes.reserve(kFrameHeaderSize + 16 + h.changed * 3 / 2);
-  EncodeSparse(h.dtype, base, target, h.changed, &f.bytes);
+  if (mode == FrameMode::kClassSparse) {
+    EncodeClassSparse(h.dtype, base, target, h.changed, &f.bytes);
+  } else {
+    EncodeSparse(h.dtype, base, target, h.changed, &f.bytes);
+  }
   return std::move(f).Finish();
+}
+
+// Below this many changes both sparse coders run and the smaller frame is
+// kept: there the class coder's cost of learning a model per class can exceed
+// what the classes save, and the second encoding is cheap.
+constexpr uint64_t kTryBothSparseBelow = 16384;
+
+// Float dtypes: class-sparse, or plain sparse when that is smaller. Integer
+// dtypes have a single class, where the plain coder is the same code, faster,
+// with the previous gap as context.
+EncodedFrame EncodeSparsest(FrameHeader h, std::span<const std::byte> base, std::span<const std::byte> target) {
+  if (!Info(h.dtype).is_float) return EncodeSparseFrame(FrameMode::kSparse, h, base, target);
+  EncodedFrame by_class = EncodeSparseFrame(FrameMode::kClassSparse, h, base, target);
+  if (h.changed >= kTryBothSparseBelow) return by_class;
+  EncodedFrame plain = EncodeSparseFrame(FrameMode::kSparse, h, base, target);
+  return plain.bytes.size() < by_class.bytes.size() ? std::move(plain) : std::move(by_class);
 }
 
 // Equal sizes: the cheapest of unchanged, sparse and dense.
@@ -119,9 +154,9 @@ Result<EncodedFrame> EncodeDelta(FrameHeader h, std::span<const std::byte> base,
   }
   // Below 15 % changed the range-coded form always wins and is far faster;
   // above 60 % positions cost more than they save. In between, try both.
-  if (h.changed * 20 < n * 3) return EncodeSparseFrame(h, base, target);
+  if (h.changed * 20 < n * 3) return EncodeSparsest(h, base, target);
   if (h.changed * 5 > n * 3) return EncodeDense(h, base, target, level);
-  EncodedFrame sparse = EncodeSparseFrame(h, base, target);
+  EncodedFrame sparse = EncodeSparsest(h, base, target);
   DS_ASSIGN_OR_RETURN(EncodedFrame dense, EncodeDense(h, base, target, level));
   return dense.bytes.size() < sparse.bytes.size() ? std::move(dense) : std::move(sparse);
 }
@@ -137,7 +172,9 @@ Status CheckSizes(const FrameHeader& h) {
         return Corruption("unchanged frame with a payload or differing sizes");
       return Status::Ok();
     case FrameMode::kSparse:
+    case FrameMode::kClassSparse:
     case FrameMode::kDense:
+    case FrameMode::kClassDense:
       if (h.base_len != h.raw_len || !whole || h.changed > elems)
         return Corruption(std::string(FrameModeName(h.mode)) + " frame has inconsistent sizes");
       return Status::Ok();
@@ -158,6 +195,8 @@ const char* FrameModeName(FrameMode m) {
   switch (m) {
     case FrameMode::kUnchanged: return "unchanged";
     case FrameMode::kSparse: return "sparse";
+    case FrameMode::kClassSparse: return "class-sparse";
+    case FrameMode::kClassDense: return "class-dense";
     case FrameMode::kDense: return "dense";
     case FrameMode::kFull: return "full";
     case FrameMode::kPatch: return "patch";
@@ -203,10 +242,12 @@ Result<FrameHeader> ParseFrameHeader(std::span<const std::byte> stored) {
   if (std::memcmp(magic, kMagic, 4) != 0) return Corruption("not a frame (bad magic)");
   FrameHeader h;
   h.version = r.U8();
-  if (h.version != kFrameVersion)
+  if (h.version != 1 && h.version != kFrameVersion)
     return Unsupported("frame version " + std::to_string(h.version) + " not supported");
   const uint8_t mode = r.U8(), dtype = r.U8(), reserved = r.U8();
-  if (mode > kMaxModeCode) return Corruption("unknown frame mode " + std::to_string(mode));
+  if (mode > kMaxFrameMode || (h.version == 1 && mode > static_cast<uint8_t>(FrameMode::kPatch)))
+    return Corruption("unknown frame mode " + std::to_string(mode) + " in a version " +
+                      std::to_string(h.version) + " frame");
   h.mode = static_cast<FrameMode>(mode);
   auto dt = DTypeFromCode(dtype);
   if (!dt) return Corruption("unknown dtype code " + std::to_string(dtype) + " in frame");
@@ -246,6 +287,12 @@ Status DecodeFrame(std::span<const std::byte> stored, std::span<const std::byte>
       break;
     case FrameMode::kSparse:
       DS_RETURN_IF_ERROR(DecodeSparse(h.dtype, payload, base, h.changed, out));
+      break;
+    case FrameMode::kClassSparse:
+      DS_RETURN_IF_ERROR(DecodeClassSparse(h.dtype, payload, base, h.changed, out));
+      break;
+    case FrameMode::kClassDense:
+      DS_RETURN_IF_ERROR(DecodeClassDense(h.dtype, payload, base, h.changed, out));
       break;
     case FrameMode::kDense: {
       std::vector<std::byte> planes(out.size());

@@ -15,7 +15,9 @@
 
 namespace deltaswarm {
 
-constexpr uint8_t kFrameVersion = 1;
+// Version 2 added kClassSparse and kClassDense; version 1 frames (no such
+// modes) still decode.
+constexpr uint8_t kFrameVersion = 2;
 constexpr size_t kFrameHeaderSize = 80;
 
 // Stored in the frame header and the index; never renumber.
@@ -25,7 +27,10 @@ enum class FrameMode : uint8_t {
   kDense = 2,      // ordinal differences of every element, byte planes, zstd
   kFull = 3,       // the target alone (keyframes, new tensors): byte planes, zstd
   kPatch = 4,      // zstd with the base range as prefix (sizes differ; small files)
+  kClassSparse = 5,  // as kSparse, positions and differences coded per base exponent (version 2)
+  kClassDense = 6,   // differences of every element, range-coded per base exponent (version 2)
 };
+constexpr uint8_t kMaxFrameMode = static_cast<uint8_t>(FrameMode::kClassDense);
 const char* FrameModeName(FrameMode m);
 
 struct FrameHeader {

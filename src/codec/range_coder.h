@@ -79,7 +79,7 @@ class RangeEncoder {
   }
 
   // A symbol of nbits bits through a tree of 2^nbits probabilities (probs[1..]).
-  void EncodeTree(Prob* probs, int nbits, uint32_t symbol) {
+  [[gnu::always_inline]] void EncodeTree(Prob* probs, int nbits, uint32_t symbol) {
     uint32_t m = 1;
     for (int i = nbits - 1; i >= 0; --i) {
       unsigned bit = (symbol >> i) & 1;
@@ -138,7 +138,7 @@ class RangeDecoder {
     return v;
   }
 
-  uint32_t DecodeTree(Prob* probs, int nbits) {
+  [[gnu::always_inline]] uint32_t DecodeTree(Prob* probs, int nbits) {
     uint32_t m = 1;
     for (int i = 0; i < nbits; ++i) m = (m << 1) | DecodeBit(&probs[m]);
     return m - (1u << nbits);

@@ -3,12 +3,16 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "codec/ordinal.h"
+#include "codec/byte_planes.h"
+#include "codec/sparse_coder.h"
+#include "codec/zstd_codec.h"
 #include "test_util.h"
 
 namespace deltaswarm {
@@ -59,6 +63,35 @@ Bytes Perturb(DType dtype, const Bytes& base, size_t changed, uint64_t seed, boo
   return target;
 }
 
+bool IsSparse(FrameMode m) { return m == FrameMode::kSparse || m == FrameMode::kClassSparse; }
+bool IsDense(FrameMode m) { return m == FrameMode::kDense || m == FrameMode::kClassDense; }
+
+// A pair like an AdamW step: weights spread over many exponents, moved by
+// an ulp or two with a probability that halves with each exponent step up.
+std::pair<Bytes, Bytes> AdamWLike(DType dtype, size_t n, uint64_t seed) {
+  const DTypeInfo& info = Info(dtype);
+  const int w = info.width;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> weight(0, 0.02);
+  std::uniform_real_distribution<double> unit(0, 1);
+  Bytes base(n * w), target(n * w);
+  const int bias = (1 << (info.exp_bits - 1)) - 1;
+  const int mantissa_bits = info.exp_shift;
+  for (size_t i = 0; i < n; ++i) {
+    // |x| of a N(0, 0.02) weight, written as sign, exponent and a random mantissa.
+    const double x = std::max(std::abs(weight(rng)), 1e-6);
+    const int exponent = std::max(1, bias + static_cast<int>(std::floor(std::log2(x))));
+    const uint64_t bits = (uint64_t{rng() & 1} << (8 * w - 1)) | (uint64_t(exponent) << mantissa_bits) |
+                          (rng() & ((uint64_t{1} << mantissa_bits) - 1));
+    const double p = std::min(0.5, 0.03 * std::exp2(bias - 6 - exponent));
+    uint64_t moved = bits;
+    if (unit(rng) < p) moved = ApplyOrdinalDelta(bits, 1 + rng() % 2, w, true);
+    std::memcpy(&base[i * w], &bits, w);
+    std::memcpy(&target[i * w], &moved, w);
+  }
+  return {base, target};
+}
+
 EncodedFrame RoundTrip(DType dtype, const Bytes& base, const Bytes& target, int level = 3) {
   auto frame = EncodeFrame(dtype, base, target, FrameEncodeOptions{level});
   REQUIRE_MESSAGE(frame.ok(), frame.status().ToString());
@@ -86,16 +119,15 @@ TEST_CASE("every dtype round trips in every mode") {
     const Bytes base = Random(n * w, 1 + static_cast<uint64_t>(dtype));
     CHECK(RoundTrip(dtype, base, base).header.mode == FrameMode::kUnchanged);
     auto sparse = RoundTrip(dtype, base, Perturb(dtype, base, n / 100, 2));
-    CHECK(sparse.header.mode == FrameMode::kSparse);
+    CHECK(IsSparse(sparse.header.mode));
     CHECK(sparse.header.changed == n / 100);
-    CHECK(RoundTrip(dtype, base, Perturb(dtype, base, n / 100, 3, true)).header.mode ==
-          FrameMode::kSparse);
+    CHECK(IsSparse(RoundTrip(dtype, base, Perturb(dtype, base, n / 100, 3, true)).header.mode));
     auto dense = RoundTrip(dtype, base, Perturb(dtype, base, n * 9 / 10, 4));
-    CHECK(dense.header.mode == FrameMode::kDense);
+    CHECK(dense.header.mode == (Info(dtype).is_float ? FrameMode::kClassDense : FrameMode::kDense));
     CHECK(dense.header.changed == n * 9 / 10);
     // Between 15 % and 60 % both are tried; either is fine.
     auto mid = RoundTrip(dtype, base, Perturb(dtype, base, n * 3 / 10, 5));
-    CHECK((mid.header.mode == FrameMode::kSparse || mid.header.mode == FrameMode::kDense));
+    CHECK((IsSparse(mid.header.mode) || IsDense(mid.header.mode)));
     auto full = RoundTrip(dtype, {}, base);
     CHECK(full.header.mode == FrameMode::kFull);
     CHECK(full.header.changed == n);
@@ -116,7 +148,7 @@ TEST_CASE("all elements changed, and single changes at the ends") {
       Bytes target = base;
       target[at * w] ^= std::byte{0x01};
       auto one = RoundTrip(dtype, base, target);
-      CHECK(one.header.mode == FrameMode::kSparse);
+      CHECK(IsSparse(one.header.mode));
       CHECK(one.header.changed == 1);
     }
     // Single-element frames.
@@ -162,7 +194,7 @@ TEST_CASE("extreme differences: 64-bit extremes, NaN and inf patterns, sign flip
     Bytes sb = pad, st = pad;
     sb.insert(sb.end(), base.begin(), base.end());
     st.insert(st.end(), target.begin(), target.end());
-    CHECK(RoundTrip(dtype, sb, st).header.mode == FrameMode::kSparse);
+    CHECK(IsSparse(RoundTrip(dtype, sb, st).header.mode));
     RoundTrip(dtype, base, target);
     // Sign flips of every element.
     Bytes flipped = pad;
@@ -246,17 +278,78 @@ TEST_CASE("every single-byte flip of a sparse frame is an error") {
     const Bytes base = Random(2000 * w, 5);
     const Bytes target = Perturb(dtype, base, 60, 6);
     auto frame = RoundTrip(dtype, base, target);
-    REQUIRE(frame.header.mode == FrameMode::kSparse);
+    REQUIRE(IsSparse(frame.header.mode));
     int silent = 0;
     FlipEveryByte(frame, base, target, 0, &silent);
     CHECK(silent == 0);
   }
+  // A class-sparse frame: weights whose change rate follows their exponent.
+  const auto [base, target] = AdamWLike(DType::kBF16, 40000, 12);
+  auto frame = RoundTrip(DType::kBF16, base, target);
+  REQUIRE(frame.header.mode == FrameMode::kClassSparse);
+  int silent = 0;
+  FlipEveryByte(frame, base, target, 0, &silent);
+  CHECK(silent == 0);
+  // Every truncation of its payload, with a header that agrees, is an error.
+  Bytes out(target.size());
+  for (size_t cut = 1; cut <= frame.header.payload_len; ++cut) {
+    Bytes shorter(frame.bytes.begin(), frame.bytes.end() - cut);
+    const uint64_t payload_len = shorter.size() - kFrameHeaderSize;
+    std::memcpy(&shorter[24], &payload_len, 8);
+    if (DecodeFrame(shorter, base, out).code() != Code::kCorruption) ++silent;
+  }
+  CHECK(silent == 0);
+}
+
+TEST_CASE("class-sparse frames: chosen where the exponent tells, and smaller") {
+  for (DType dtype : {DType::kBF16, DType::kF16, DType::kF32, DType::kF64}) {
+    const std::string name = Info(dtype).name;
+    CAPTURE(name);
+    const auto [base, target] = AdamWLike(dtype, 200000, 3);
+    auto frame = RoundTrip(dtype, base, target);
+    CHECK(frame.header.mode == FrameMode::kClassSparse);
+    // In place, as apply may decode.
+    Bytes inplace = base;
+    REQUIRE(DecodeFrame(frame.bytes, inplace, inplace).ok());
+    CHECK(inplace == target);
+    // Against the plain coder on the same pair: positions cost far less.
+    std::vector<std::byte> plain;
+    EncodeSparse(dtype, base, target, frame.header.changed, &plain);
+    MESSAGE(name, ": class-sparse ", frame.header.payload_len, " bytes, sparse ", plain.size());
+    CHECK(frame.header.payload_len * 10 < plain.size() * 9);
+  }
+  // fp32 masters: every element moves by about lr / ulp(w) ulps.
+  {
+    const size_t n = 100000;
+    const Bytes base = AdamWLike(DType::kF32, n, 4).first;
+    Bytes target = base;
+    std::mt19937_64 rng(5);
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &base[4 * i], 4);
+      const int exponent = (bits >> 23) & 0xFF;
+      const uint64_t ulps = std::max<uint64_t>(1, (uint64_t{1} << std::clamp(127 - exponent + 4, 0, 20)) *
+                                                      (1 + rng() % 1000) / 1000);
+      const uint64_t moved = ApplyOrdinalDelta(bits, ZigZag(rng() % 2 ? ulps : ~ulps + 1, 4), 4, true);
+      std::memcpy(&target[4 * i], &moved, 4);
+    }
+    auto frame = RoundTrip(DType::kF32, base, target);
+    CHECK(frame.header.mode == FrameMode::kClassDense);
+    std::vector<std::byte> planes(target.size()), zstd;
+    SplitDeltaPlanes(base, target, 4, true, planes);
+    REQUIRE(ZstdCompress(planes, 3, &zstd).ok());
+    MESSAGE("F32 dense: class-dense ", frame.header.payload_len, " bytes, byte planes + zstd ", zstd.size());
+    CHECK(frame.header.payload_len * 10 < zstd.size() * 9);
+  }
+  // Integer dtypes have no exponent: plain sparse.
+  const Bytes base = Random(20000 * 4, 4);
+  CHECK(RoundTrip(DType::kI32, base, Perturb(DType::kI32, base, 300, 5)).header.mode == FrameMode::kSparse);
 }
 
 TEST_CASE("single-byte flips of dense, full and patch frames never give wrong output") {
   const Bytes base = Random(1200, 7);
   const Bytes target = Perturb(DType::kBF16, base, 580, 8);
-  auto dense = RoundTrip(DType::kBF16, base, target);
+  auto dense = RoundTrip(DType::kU16, base, target);
   REQUIRE(dense.header.mode == FrameMode::kDense);
   int silent = 0;
   FlipEveryByte(dense, base, target, 0, &silent);
@@ -264,6 +357,11 @@ TEST_CASE("single-byte flips of dense, full and patch frames never give wrong ou
   // frame); such flips decode to the right bytes, which the hash confirms.
   MESSAGE("dense: flips that decoded correctly: ", silent);
   CHECK(silent < 6);
+  silent = 0;
+  auto class_dense = RoundTrip(DType::kBF16, base, target);
+  REQUIRE(class_dense.header.mode == FrameMode::kClassDense);
+  FlipEveryByte(class_dense, base, target, 0, &silent);
+  CHECK(silent == 0);
   silent = 0;
   FlipEveryByte(RoundTrip(DType::kBF16, {}, target), {}, target, 0, &silent);
   CHECK(silent < 6);
@@ -300,11 +398,18 @@ TEST_CASE("header validation") {
     b[offset] = std::byte{value};
     return ParseFrameHeader(b).status();
   };
-  Status v = with(4, 2);
+  Status v = with(4, 3);
   CHECK(v.code() == Code::kUnsupported);
-  CHECK(v.message() == "frame version 2 not supported");
+  CHECK(v.message() == "frame version 3 not supported");
   CHECK(with(0, 'X').code() == Code::kCorruption);  // magic
-  CHECK(with(5, 5).code() == Code::kCorruption);    // mode
+  CHECK(with(5, 7).code() == Code::kCorruption);    // mode
+  CHECK(with(4, 1).ok());                           // a version 1 frame of a version 1 mode
+  {
+    Bytes v1 = frame.bytes;
+    v1[4] = std::byte{1};
+    v1[5] = std::byte{static_cast<uint8_t>(FrameMode::kClassSparse)};
+    CHECK(ParseFrameHeader(v1).status().code() == Code::kCorruption);  // a version 2 mode in version 1
+  }
   CHECK(with(6, 16).code() == Code::kCorruption);   // dtype
   CHECK(with(7, 1).code() == Code::kCorruption);    // reserved
   CHECK(with(79, 1).code() == Code::kCorruption);   // reserved tail
@@ -321,8 +426,8 @@ TEST_CASE("the header layout is the documented one") {
   auto frame = RoundTrip(DType::kF32, base, target);
   const auto& b = frame.bytes;
   CHECK(std::memcmp(b.data(), "DSFR", 4) == 0);
-  CHECK(b[4] == std::byte{1});
-  CHECK(b[5] == std::byte{static_cast<uint8_t>(FrameMode::kSparse)});
+  CHECK(b[4] == std::byte{kFrameVersion});
+  CHECK(IsSparse(static_cast<FrameMode>(b[5])));
   CHECK(b[6] == std::byte{static_cast<uint8_t>(DType::kF32)});
   uint64_t raw_len, base_len, payload_len, changed;
   std::memcpy(&raw_len, &b[8], 8);
